@@ -1,0 +1,155 @@
+import type { z } from 'zod';
+import type {
+  Account,
+  CreateAccountBody,
+  Me,
+  PasswordResetConfirmBody,
+  Registered,
+  RegisterBody,
+  SignedIn,
+  SignInBody,
+  UpdateAccountBody,
+  User,
+} from '../shared/contracts.ts';
+import type { FieldError, Problem } from '../shared/problems.ts';
+
+/** A problem document answered by the server, as a typed error. */
+export class TesseraError extends Error {
+  readonly problem: Problem;
+  constructor(problem: Problem) {
+    super(problem.detail ?? problem.title);
+    this.name = 'TesseraError';
+    this.problem = problem;
+  }
+  get status(): number {
+    return this.problem.status;
+  }
+  /** `validation_failed`, `not_found`, … (the last segment of the problem type). */
+  get code(): string {
+    return this.problem.type.split('/').at(-1) ?? this.problem.type;
+  }
+  get fieldErrors(): FieldError[] {
+    return this.problem.errors ?? [];
+  }
+}
+
+export interface ClientOptions {
+  /** Origin of the Tessera server; empty for same-origin use in the portal. */
+  baseUrl?: string;
+  fetch?: typeof fetch;
+  /**
+   * Keep cookies between calls. Browsers keep them on their own; Node's fetch does not, so
+   * programs that sign in as a person (tests, scripts) turn this on.
+   */
+  cookieJar?: boolean;
+}
+
+/** A minimal cookie jar for one origin: enough for the session and CSRF cookies. */
+class CookieJar {
+  readonly #cookies = new Map<string, string>();
+  store(response: Response): void {
+    for (const line of response.headers.getSetCookie()) {
+      const [pair, ...attributes] = line.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq).trim();
+      const value = pair!.slice(eq + 1).trim();
+      const expired = attributes.some((a) => /^\s*max-age=0\s*$/i.test(a) || /^\s*expires=thu, 01 jan 1970/i.test(a));
+      if (expired || value === '') this.#cookies.delete(name);
+      else this.#cookies.set(name, value);
+    }
+  }
+  header(): string | undefined {
+    if (this.#cookies.size === 0) return undefined;
+    return [...this.#cookies].map(([n, v]) => `${n}=${v}`).join('; ');
+  }
+}
+
+type Out<T extends z.ZodType> = z.output<T>;
+
+/**
+ * The typed client of Tessera's management API. The portal and the tests use it; types come from
+ * the contracts the server validates with (src/shared/contracts.ts).
+ */
+export class TesseraClient {
+  readonly #baseUrl: string;
+  readonly #fetch: typeof fetch;
+  readonly #jar: CookieJar | null;
+  #csrfToken: string | null = null;
+
+  constructor(options: ClientOptions = {}) {
+    this.#baseUrl = (options.baseUrl ?? '').replace(/\/$/, '');
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#jar = options.cookieJar ? new CookieJar() : null;
+  }
+
+  async #request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const unsafe = method !== 'GET' && method !== 'HEAD';
+    if (unsafe && this.#csrfToken === null) await this.refreshCsrfToken();
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (unsafe && this.#csrfToken) headers['x-csrf-token'] = this.#csrfToken;
+    const cookie = this.#jar?.header();
+    if (cookie) headers.cookie = cookie;
+    const response = await this.#fetch(`${this.#baseUrl}/api/v1${path}`, {
+      method,
+      headers,
+      body: body === undefined ? null : JSON.stringify(body),
+      credentials: 'same-origin',
+    });
+    this.#jar?.store(response);
+    const text = await response.text();
+    const data = text ? JSON.parse(text) : null;
+    if (!response.ok) {
+      throw new TesseraError(
+        data && typeof data === 'object' && 'type' in data
+          ? (data as Problem)
+          : { type: 'about:blank', title: response.statusText, status: response.status },
+      );
+    }
+    if (data && typeof data === 'object' && 'csrfToken' in data) this.#csrfToken = (data as { csrfToken: string }).csrfToken;
+    return data as T;
+  }
+
+  async refreshCsrfToken(): Promise<string> {
+    this.#csrfToken = '';
+    const { csrfToken } = await this.#request<{ csrfToken: string }>('GET', '/auth/csrf');
+    return csrfToken;
+  }
+
+  register(body: RegisterBody): Promise<Out<typeof Registered>> {
+    return this.#request('POST', '/auth/register', body);
+  }
+  signIn(body: SignInBody): Promise<Out<typeof SignedIn>> {
+    return this.#request('POST', '/auth/sign-in', body);
+  }
+  async signOut(): Promise<void> {
+    await this.#request('POST', '/auth/sign-out');
+    this.#csrfToken = null;
+  }
+  me(): Promise<Me> {
+    return this.#request('GET', '/me');
+  }
+  async verifyEmail(token: string): Promise<void> {
+    await this.#request('POST', '/auth/verify-email', { token });
+  }
+  async resendVerificationEmail(): Promise<void> {
+    await this.#request('POST', '/auth/verify-email/resend');
+  }
+  async requestPasswordReset(email: string): Promise<void> {
+    await this.#request('POST', '/auth/password-reset', { email });
+  }
+  async confirmPasswordReset(body: PasswordResetConfirmBody): Promise<void> {
+    await this.#request('POST', '/auth/password-reset/confirm', body);
+  }
+  createAccount(body: CreateAccountBody): Promise<Account> {
+    return this.#request('POST', '/accounts', body);
+  }
+  getAccount(accountId: string): Promise<Account> {
+    return this.#request('GET', `/accounts/${encodeURIComponent(accountId)}`);
+  }
+  updateAccount(accountId: string, patch: UpdateAccountBody): Promise<Account> {
+    return this.#request('PATCH', `/accounts/${encodeURIComponent(accountId)}`, patch);
+  }
+}
+
+export type { Account, Me, User };

@@ -1,0 +1,188 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import fastifyCookie from '@fastify/cookie';
+import fastifyCsrf from '@fastify/csrf-protection';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import scalar from '@scalar/fastify-api-reference';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { ProblemDocument } from '../shared/contracts.ts';
+import { authRoutes } from './auth/routes.ts';
+import { CSRF_COOKIE, SESSION_COOKIE } from './auth/cookies.ts';
+import { SessionStore, type PortalPrincipal } from './auth/sessions.ts';
+import { Throttle } from './auth/throttle.ts';
+import { systemClock, type Clock } from './clock.ts';
+import type { Config } from './config.ts';
+import type { Database } from './db/database.ts';
+import { accountRoutes } from './domain/accounts/routes.ts';
+import { healthRoutes } from './http/health.ts';
+import { registerProblemHandlers, sendProblem } from './http/problem-handler.ts';
+import { problemTypeRoutes } from './http/problem-types.ts';
+import { createMailer, type Mailer } from './mail/mailer.ts';
+import type { Services } from './services.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+  }
+  interface FastifyRequest {
+    principal: PortalPrincipal | null;
+  }
+}
+
+export interface AppOptions {
+  config: Config;
+  database: Database;
+  /** Key material (see auth/server-secret.ts). */
+  secret: Buffer;
+  clock?: Clock;
+  mailer?: Mailer;
+  logger?: FastifyServerOptions['logger'];
+}
+
+const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const API_PREFIX = '/api/v1';
+
+function requestId(request: { headers: Record<string, string | string[] | undefined> }): string {
+  const given = request.headers['x-request-id'];
+  // accept a caller's id only when it cannot garble the logs
+  return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
+}
+
+function deriveKey(secret: Buffer, purpose: string): Buffer {
+  return createHmac('sha256', secret).update(purpose).digest();
+}
+
+/**
+ * Builds the whole HTTP application from one validated config. The server, the CLI, the tests
+ * and the benchmarks use this same builder; only `main.ts` listens on a port.
+ */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config, database } = options;
+  const clock = options.clock ?? systemClock;
+  const app = Fastify({
+    logger: options.logger ?? { level: config.logLevel },
+    genReqId: requestId,
+    trustProxy: config.trustProxy,
+    bodyLimit: config.bodyLimitBytes,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // JSON only: a text/plain body is refused with 415 rather than validated as a string
+  app.removeContentTypeParser('text/plain');
+  registerProblemHandlers(app);
+
+  const sessions = new SessionStore(database, clock, {
+    idleMs: config.sessionIdleHours * 3600_000,
+    maxAgeMs: config.sessionMaxDays * 86_400_000,
+    cacheMs: config.sessionCacheSeconds * 1000,
+  });
+  await sessions.start();
+  const mailer = options.mailer ?? createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, log: app.log });
+  const services: Services = {
+    config,
+    database,
+    clock,
+    sessions,
+    throttle: new Throttle(database, clock),
+    mailer,
+    publicUrl: (config.publicUrl ?? `http://localhost:${config.port}`).replace(/\/$/, ''),
+  };
+  app.decorate('services', services);
+  app.decorateRequest('principal', null);
+  app.addHook('onClose', async () => {
+    await sessions.stop();
+    mailer.close();
+  });
+
+  await app.register(fastifyCookie, { secret: deriveKey(options.secret, 'cookie-signing').toString('base64') });
+  await app.register(fastifyCsrf, {
+    sessionPlugin: '@fastify/cookie',
+    cookieKey: CSRF_COOKIE,
+    cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', signed: true },
+    csrfOpts: { hmacKey: deriveKey(options.secret, 'csrf'), userInfo: true },
+    getUserInfo: (request) => request.principal?.sessionKey ?? 'anonymous',
+    getToken: (request) => request.headers['x-csrf-token'] as string | undefined,
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (!request.url.startsWith('/api/')) return;
+    request.principal = await sessions.resolve(request.cookies[SESSION_COOKIE]);
+  });
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!UNSAFE_METHODS.has(request.method) || !request.url.startsWith(API_PREFIX)) return done();
+    app.csrfProtection(request, reply, done);
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Tessera management API',
+        version: '1',
+        description:
+          'Accounts, teams and access. The portal authenticates with a session cookie plus an ' +
+          'X-CSRF-Token header on unsafe methods. Errors are RFC 9457 problem documents.',
+      },
+      servers: [{ url: '/' }],
+      components: {
+        securitySchemes: {
+          portalSession: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'Portal session cookie' },
+          csrfToken: { type: 'apiKey', in: 'header', name: 'X-CSRF-Token', description: 'From GET /api/v1/auth/csrf or the sign-in answer; required on unsafe methods' },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+    hideUntagged: true,
+  });
+
+  // Every operation documents its problem answers, so the document cannot omit them.
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith(API_PREFIX) || !route.schema) return;
+    const schema = route.schema as { response?: Record<string, unknown>; security?: unknown };
+    schema.response = { ...schema.response, '4XX': ProblemDocument, '5XX': ProblemDocument };
+    schema.security ??= [{ portalSession: [], csrfToken: [] }];
+  });
+
+  await app.register(
+    async (api) => {
+      await api.register(problemTypeRoutes);
+      await api.register(authRoutes);
+      await api.register(accountRoutes);
+      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    },
+    { prefix: API_PREFIX },
+  );
+  // Probes live at the root, where orchestrators look for them.
+  await app.register(healthRoutes);
+
+  await app.register(scalar, { routePrefix: '/api/docs', configuration: { url: `${API_PREFIX}/openapi.json`, title: 'Tessera API' } });
+
+  const webDir = path.resolve(config.webDir);
+  const hasPortal = config.webDir !== '' && fs.existsSync(path.join(webDir, 'index.html'));
+  if (hasPortal) {
+    await app.register(fastifyStatic, { root: webDir, wildcard: false, index: ['index.html'] });
+  }
+
+  app.setNotFoundHandler((request, reply) => {
+    const isPage = request.method === 'GET' && !request.url.startsWith('/api/') && (request.headers.accept ?? '').includes('text/html');
+    // the portal routes on the client: any unknown page address gets the app shell
+    if (hasPortal && isPage) return reply.type('text/html').sendFile('index.html');
+    return sendProblem(request, reply, 'not_found', `No route ${request.method} ${request.url.split('?')[0]}.`);
+  });
+
+  return app;
+}

@@ -1,0 +1,264 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import {
+  CsrfToken,
+  EmailTokenBody,
+  Me,
+  PasswordResetConfirmBody,
+  PasswordResetRequestBody,
+  Registered,
+  RegisterBody,
+  SignedIn,
+  SignInBody,
+} from '../../shared/contracts.ts';
+import { insertAccountWithOwner } from '../domain/accounts/accounts.ts';
+import { recordUserChange } from '../domain/audit/record.ts';
+import { consumeEmailToken, findUserByEmail, insertUser, issueEmailToken } from '../domain/users/users.ts';
+import { AppError, conflict } from '../http/errors.ts';
+import { changeContext } from '../http/context.ts';
+import { requireUser } from './authorize.ts';
+import { clearSessionCookie, setSessionCookie } from './cookies.ts';
+import { hashPassword, passwordPolicyErrors, verifyPassword } from './passwords.ts';
+import { toUser } from './sessions.ts';
+import { SIGN_IN_RULES, type ThrottleKey } from './throttle.ts';
+import type { Services } from '../services.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+const RESET_RULES = {
+  email: { limit: 3, windowMs: 15 * 60_000, blockMs: 15 * 60_000, maxBlockMs: 60 * 60_000 },
+  address: { limit: 20, windowMs: 15 * 60_000, blockMs: 15 * 60_000, maxBlockMs: 60 * 60_000 },
+};
+
+const noContent = { 204: z.null().describe('Done') };
+const accepted = { 202: z.null().describe('Accepted') };
+
+function assertPasswordPolicy(password: string, person: { email?: string; name?: string }): void {
+  const errors = passwordPolicyErrors(password, person);
+  if (errors.length > 0) throw new AppError('validation_failed', 'Some fields are invalid.', { errors });
+}
+
+async function sendEmailLink(services: Services, to: string, subject: string, intro: string, path: string, secret: string): Promise<void> {
+  const link = `${services.publicUrl}${path}?token=${encodeURIComponent(secret)}`;
+  await services.mailer.send({ to, subject, text: `${intro}\n\n${link}\n\nIf you did not ask for this, ignore this message.\n` });
+}
+
+export const authRoutes: FastifyPluginAsyncZod = async (app) => {
+  const services = app.services;
+  const { database, sessions, throttle, clock, config } = services;
+  const maxAgeSeconds = Math.floor(config.sessionMaxDays * 86_400);
+
+  async function startSession(request: FastifyRequest, reply: FastifyReply, tx: Parameters<Parameters<typeof database.inSystem>[0]>[0], userId: string) {
+    const { secret, key } = await sessions.create(tx, userId, { address: request.ip, userAgent: request.headers['user-agent'] ?? null });
+    setSessionCookie(request, reply, secret, maxAgeSeconds);
+    return reply.generateCsrf({ userInfo: key });
+  }
+
+  app.get('/auth/csrf', {
+    schema: {
+      tags: ['Sign-in'],
+      operationId: 'getCsrfToken',
+      summary: 'A CSRF token for the portal; send it as X-CSRF-Token on every unsafe request',
+      response: { 200: CsrfToken },
+    },
+  }, async (request, reply) => ({ csrfToken: reply.generateCsrf({ userInfo: request.principal?.sessionKey ?? 'anonymous' }) }));
+
+  app.post('/auth/register', {
+    schema: {
+      tags: ['Sign-in'],
+      operationId: 'register',
+      summary: 'Register: creates the person, their first account (they own it) and signs them in',
+      body: RegisterBody,
+      response: { 201: Registered },
+    },
+  }, async (request, reply) => {
+    const body = request.body;
+    assertPasswordPolicy(body.password, body);
+    const context = changeContext(request, clock);
+    const alreadyRegistered = () =>
+      conflict('This email is already registered. Sign in, or reset your password.', [
+        { field: 'email', code: 'already_registered', message: 'This email is already registered' },
+      ]);
+    if (await database.inSystem((tx) => findUserByEmail(tx, body.email))) throw alreadyRegistered();
+    const passwordHash = await hashPassword(body.password);
+    const result = await database
+      .inSystem(async (tx) => {
+        const user = await insertUser(tx, { name: body.name, email: body.email, passwordHash }, context.now);
+        const userContext = { ...context, actor: { type: 'user' as const, id: user.id } };
+        const account = await insertAccountWithOwner(tx, userContext, user.id, body);
+        await recordUserChange(tx, userContext, { userId: user.id, action: 'user.registered', after: toUser(user) });
+        const verifySecret = await issueEmailToken(tx, user, 'verify_email', context.now);
+        const csrfToken = await startSession(request, reply, tx, user.id);
+        return { user, account, csrfToken, verifySecret };
+      })
+      .catch((error: { code?: string }) => {
+        // two registrations of one email at the same moment: the unique index decides
+        if (error.code === '23505') throw alreadyRegistered();
+        throw error;
+      });
+    await sendEmailLink(services, result.user.email, 'Confirm your email address for Tessera',
+      `Hello ${result.user.name},\n\nconfirm your email address by opening this link (valid for 48 hours):`,
+      '/verify-email', result.verifySecret).catch((err) => request.log.error({ err }, 'verification mail failed'));
+    reply.code(201);
+    return { user: toUser(result.user), account: result.account, csrfToken: result.csrfToken };
+  });
+
+  app.post('/auth/sign-in', {
+    schema: {
+      tags: ['Sign-in'],
+      operationId: 'signIn',
+      summary: 'Sign in with email and password; answers the same for an unknown email and a wrong password',
+      body: SignInBody,
+      response: { 200: SignedIn },
+    },
+  }, async (request, reply) => {
+    const email = request.body.email.toLowerCase();
+    const keys: ThrottleKey[] = [
+      { key: `sign-in:email:${email}`, rule: SIGN_IN_RULES.email },
+      { key: `sign-in:address:${request.ip}`, rule: SIGN_IN_RULES.address },
+    ];
+    await throttle.check(keys);
+    const user = await database.inSystem((tx) => findUserByEmail(tx, email));
+    const valid = await verifyPassword(user?.password_hash ?? null, request.body.password);
+    if (!user || !valid) {
+      await throttle.fail(keys);
+      throw new AppError('invalid_credentials', 'Email or password is incorrect.');
+    }
+    await throttle.clear(keys[0]!.key);
+    const context = { ...changeContext(request, clock), actor: { type: 'user' as const, id: user.id } };
+    const previous = request.principal;
+    const csrfToken = await database.inSystem(async (tx) => {
+      // a new session id at every sign-in; the one the browser had (if any) ends
+      if (previous) await sessions.revoke(tx, previous.sessionKey);
+      await recordUserChange(tx, context, { userId: user.id, action: 'user.signed_in' });
+      return startSession(request, reply, tx, user.id);
+    });
+    if (previous) await sessions.forgetEverywhere({ session: previous.sessionKey });
+    return { user: toUser(user), csrfToken };
+  });
+
+  app.post('/auth/sign-out', {
+    schema: { tags: ['Sign-in'], operationId: 'signOut', summary: 'End this portal session', response: noContent },
+  }, async (request, reply) => {
+    const principal = requireUser(request);
+    const context = changeContext(request, clock);
+    await database.inSystem(async (tx) => {
+      await sessions.revoke(tx, principal.sessionKey);
+      await recordUserChange(tx, context, { userId: principal.user.id, action: 'user.signed_out' });
+    });
+    await sessions.forgetEverywhere({ session: principal.sessionKey });
+    clearSessionCookie(request, reply);
+    return reply.code(204).send(null);
+  });
+
+  app.get('/me', {
+    schema: {
+      tags: ['Me'],
+      operationId: 'getMe',
+      summary: 'The signed-in person and the accounts they belong to, with their role in each',
+      response: { 200: Me },
+    },
+  }, async (request) => {
+    const principal = requireUser(request);
+    return { user: principal.user, accounts: principal.accounts };
+  });
+
+  app.post('/auth/verify-email', {
+    schema: {
+      tags: ['Sign-in'],
+      operationId: 'verifyEmail',
+      summary: 'Confirm an email address with the emailed single-use token',
+      body: EmailTokenBody,
+      response: noContent,
+    },
+  }, async (request, reply) => {
+    const context = changeContext(request, clock);
+    const user = await database.inSystem(async (tx) => {
+      const user = await consumeEmailToken(tx, request.body.token, 'verify_email', context.now);
+      if (!user.email_verified_at) {
+        await tx.updateTable('users').set({ email_verified_at: context.now, updated_at: context.now }).where('id', '=', user.id).execute();
+        await recordUserChange(tx, { ...context, actor: { type: 'user', id: user.id } }, { userId: user.id, action: 'user.email_verified', after: { email: user.email } });
+      }
+      return user;
+    });
+    await sessions.forgetEverywhere({ user: user.id });
+    return reply.code(204).send(null);
+  });
+
+  app.post('/auth/verify-email/resend', {
+    schema: {
+      tags: ['Sign-in'],
+      operationId: 'resendVerificationEmail',
+      summary: 'Send a new email-verification link to the signed-in person',
+      response: accepted,
+    },
+  }, async (request, reply) => {
+    const principal = requireUser(request);
+    if (principal.user.emailVerified) throw conflict('Your email address is already confirmed.');
+    const keys = [{ key: `verify:user:${principal.user.id}`, rule: RESET_RULES.email }];
+    await throttle.check(keys);
+    await throttle.fail(keys);
+    const secret = await database.inSystem((tx) => issueEmailToken(tx, principal.user, 'verify_email', clock.now()));
+    await sendEmailLink(services, principal.user.email, 'Confirm your email address for Tessera',
+      `Hello ${principal.user.name},\n\nconfirm your email address by opening this link (valid for 48 hours):`, '/verify-email', secret);
+    return reply.code(202).send(null);
+  });
+
+  app.post('/auth/password-reset', {
+    schema: {
+      tags: ['Sign-in'],
+      operationId: 'requestPasswordReset',
+      summary: 'Email a password-reset link; answers the same whether or not the email is registered',
+      body: PasswordResetRequestBody,
+      response: accepted,
+    },
+  }, async (request, reply) => {
+    const email = request.body.email.toLowerCase();
+    const keys: ThrottleKey[] = [
+      { key: `reset:email:${email}`, rule: RESET_RULES.email },
+      { key: `reset:address:${request.ip}`, rule: RESET_RULES.address },
+    ];
+    await throttle.check(keys);
+    await throttle.fail(keys); // every request counts: this sends mail
+    const now = clock.now();
+    const issued = await database.inSystem(async (tx) => {
+      const user = await findUserByEmail(tx, email);
+      return user ? { user, secret: await issueEmailToken(tx, user, 'reset_password', now) } : null;
+    });
+    if (issued) {
+      await sendEmailLink(services, issued.user.email, 'Reset your Tessera password',
+        `Hello ${issued.user.name},\n\nset a new password by opening this link (valid for one hour, once):`,
+        '/reset-password', issued.secret).catch((err) => request.log.error({ err }, 'password reset mail failed'));
+    }
+    return reply.code(202).send(null);
+  });
+
+  app.post('/auth/password-reset/confirm', {
+    schema: {
+      tags: ['Sign-in'],
+      operationId: 'confirmPasswordReset',
+      summary: 'Set a new password with an emailed reset token; ends every session of the person',
+      body: PasswordResetConfirmBody,
+      response: noContent,
+    },
+  }, async (request, reply) => {
+    const context = changeContext(request, clock);
+    const user = await database.inSystem(async (tx) => {
+      const user = await consumeEmailToken(tx, request.body.token, 'reset_password', context.now);
+      // a rule failure here rolls the transaction back, so the link stays usable
+      assertPasswordPolicy(request.body.password, user);
+      const passwordHash = await hashPassword(request.body.password);
+      await tx
+        .updateTable('users')
+        // the link reached the inbox, so the address is proven as well
+        .set({ password_hash: passwordHash, updated_at: context.now, email_verified_at: user.email_verified_at ?? context.now })
+        .where('id', '=', user.id)
+        .execute();
+      await sessions.revokeAllOf(tx, user.id);
+      await recordUserChange(tx, { ...context, actor: { type: 'user', id: user.id } }, { userId: user.id, action: 'user.password_reset' });
+      return user;
+    });
+    await sessions.forgetEverywhere({ user: user.id });
+    await throttle.clear(`sign-in:email:${user.email.toLowerCase()}`);
+    return reply.code(204).send(null);
+  });
+};

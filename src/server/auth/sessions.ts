@@ -1,0 +1,194 @@
+import { sql } from 'kysely';
+import type { Clock } from '../clock.ts';
+import type { Database, Tx } from '../db/database.ts';
+import type { AccountMembership, User } from '../../shared/contracts.ts';
+import { generateSecret, hashSecret, isWellFormedSecret } from './secrets.ts';
+
+/** A person signed in to the portal, as every request sees them. */
+export interface PortalPrincipal {
+  kind: 'user';
+  /** Hex SHA-256 of the session secret; never the secret itself. */
+  sessionKey: string;
+  user: User;
+  accounts: AccountMembership[];
+}
+
+/**
+ * What changed, so every node drops what it cached about it: one session, everything of one
+ * person, or everything that shows one account.
+ */
+export type SessionChange = { session: string } | { user: string } | { account: string };
+
+const CHANNEL = 'tessera_sessions';
+const CACHE_LIMIT = 10_000;
+/** last_seen_at is written at most this often per session, not on every request. */
+const TOUCH_EVERY_MS = 60_000;
+
+interface Cached {
+  principal: PortalPrincipal;
+  userId: string;
+  accountIds: string[];
+  freshUntil: number;
+  lastSeenAt: number;
+}
+
+export interface SessionPolicy {
+  idleMs: number;
+  maxAgeMs: number;
+  cacheMs: number;
+}
+
+export function toUser(row: { id: string; email: string; name: string; email_verified_at: Date | null; created_at: Date }): User {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    emailVerified: row.email_verified_at !== null,
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+export async function loadMemberships(tx: Tx | Database['db'], userId: string): Promise<AccountMembership[]> {
+  const rows = await tx
+    .selectFrom('memberships as m')
+    .innerJoin('accounts as a', 'a.account_id', 'm.account_id')
+    .select(['a.account_id', 'a.company_name', 'a.country', 'm.role'])
+    .where('m.user_id', '=', userId)
+    .orderBy('a.company_name')
+    .orderBy('a.account_id')
+    .execute();
+  return rows.map((r) => ({ id: r.account_id, companyName: r.company_name, country: r.country, role: r.role }));
+}
+
+/**
+ * Portal sessions: an opaque secret in a cookie, its hash in the database, and a small per-node
+ * cache of resolved principals. Changes are announced with NOTIFY so other nodes drop their copy;
+ * the cache lifetime bounds staleness if a notification is ever missed.
+ */
+export class SessionStore {
+  readonly #database: Database;
+  readonly #clock: Clock;
+  readonly #policy: SessionPolicy;
+  readonly #cache = new Map<string, Cached>();
+  #unlisten: (() => Promise<void>) | null = null;
+
+  constructor(database: Database, clock: Clock, policy: SessionPolicy) {
+    this.#database = database;
+    this.#clock = clock;
+    this.#policy = policy;
+  }
+
+  async start(): Promise<void> {
+    this.#unlisten = await this.#database.listen(CHANNEL, (payload) => {
+      try {
+        this.forget(JSON.parse(payload) as SessionChange);
+      } catch {
+        this.#cache.clear();
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.#unlisten?.();
+    this.#cache.clear();
+  }
+
+  /** Opens a session inside the caller's transaction; returns the secret for the cookie. */
+  async create(tx: Tx, userId: string, client: { address: string | null; userAgent: string | null }): Promise<{ secret: string; key: string }> {
+    const secret = generateSecret('tsr_ses_');
+    const idHash = hashSecret(secret);
+    const now = this.#clock.now();
+    await tx
+      .insertInto('sessions')
+      .values({
+        id_hash: idHash,
+        user_id: userId,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: new Date(now.getTime() + this.#policy.maxAgeMs),
+        client_address: client.address,
+        user_agent: client.userAgent?.slice(0, 512) ?? null,
+      })
+      .execute();
+    return { secret, key: idHash.toString('hex') };
+  }
+
+  /** The principal for a cookie value, or null when absent, malformed, expired or revoked. */
+  async resolve(secret: string | undefined): Promise<PortalPrincipal | null> {
+    if (!secret || !isWellFormedSecret(secret, 'tsr_ses_')) return null;
+    const idHash = hashSecret(secret);
+    const key = idHash.toString('hex');
+    const now = this.#clock.now().getTime();
+    const cached = this.#cache.get(key);
+    if (cached && cached.freshUntil > now) {
+      if (now - cached.lastSeenAt < TOUCH_EVERY_MS) return cached.principal;
+    }
+    return this.#load(idHash, key, now);
+  }
+
+  async #load(idHash: Buffer, key: string, now: number): Promise<PortalPrincipal | null> {
+    const idleCutoff = new Date(now - this.#policy.idleMs);
+    const nowDate = new Date(now);
+    const row = await this.#database.db
+      .selectFrom('sessions as s')
+      .innerJoin('users as u', 'u.id', 's.user_id')
+      .select(['u.id', 'u.email', 'u.name', 'u.email_verified_at', 'u.created_at', 's.last_seen_at'])
+      .where('s.id_hash', '=', idHash)
+      .where('s.expires_at', '>', nowDate)
+      .where('s.last_seen_at', '>', idleCutoff)
+      .executeTakeFirst();
+    if (!row) {
+      this.#cache.delete(key);
+      return null;
+    }
+    let lastSeenAt = row.last_seen_at.getTime();
+    if (now - lastSeenAt >= TOUCH_EVERY_MS) {
+      await this.#database.db.updateTable('sessions').set({ last_seen_at: nowDate }).where('id_hash', '=', idHash).execute();
+      lastSeenAt = now;
+    }
+    const accounts = await loadMemberships(this.#database.db, row.id);
+    const principal: PortalPrincipal = { kind: 'user', sessionKey: key, user: toUser(row), accounts };
+    if (this.#cache.size >= CACHE_LIMIT) this.#cache.delete(this.#cache.keys().next().value as string);
+    this.#cache.set(key, {
+      principal,
+      userId: row.id,
+      accountIds: accounts.map((a) => a.id),
+      freshUntil: now + this.#policy.cacheMs,
+      lastSeenAt,
+    });
+    return principal;
+  }
+
+  /** Ends one session (sign-out); follow with forgetEverywhere once committed. */
+  async revoke(tx: Tx, key: string): Promise<void> {
+    await tx.deleteFrom('sessions').where('id_hash', '=', Buffer.from(key, 'hex')).execute();
+  }
+
+  /** Ends every session of a person, optionally keeping one; follow with forgetEverywhere. */
+  async revokeAllOf(tx: Tx, userId: string, except?: string): Promise<void> {
+    let query = tx.deleteFrom('sessions').where('user_id', '=', userId);
+    if (except) query = query.where('id_hash', '!=', Buffer.from(except, 'hex'));
+    await query.execute();
+  }
+
+  /**
+   * Call after a change commits: drops this node's copy at once and tells the other nodes. Were
+   * the notification lost (a node crashing in between), the cache lifetime bounds the staleness.
+   */
+  async forgetEverywhere(change: SessionChange): Promise<void> {
+    this.forget(change);
+    await sql`select pg_notify(${CHANNEL}, ${JSON.stringify(change)})`.execute(this.#database.db);
+  }
+
+  forget(change: SessionChange): void {
+    if ('session' in change) {
+      this.#cache.delete(change.session);
+      return;
+    }
+    for (const [key, entry] of this.#cache) {
+      if ('user' in change ? entry.userId === change.user : entry.accountIds.includes(change.account)) {
+        this.#cache.delete(key);
+      }
+    }
+  }
+}

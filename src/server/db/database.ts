@@ -1,0 +1,148 @@
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import pg from 'pg';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
+import { pgliteDialect, SerialMutex } from './pglite-driver.ts';
+import type { DB } from './schema.ts';
+
+export type Tx = Transaction<DB>;
+
+/** A session on one connection, for work Kysely does not model: multi-statement scripts, locks. */
+export interface RawSession {
+  exec(script: string): Promise<void>;
+  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
+}
+
+export interface Database {
+  readonly kind: 'pglite' | 'postgres';
+  readonly db: Kysely<DB>;
+  /**
+   * A transaction bound to one account: row-level security admits only that account's rows,
+   * as a second wall behind the services' own filters.
+   */
+  inTenant<T>(accountId: string, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** A transaction across accounts (sign-in, the list of a person's accounts). */
+  inSystem<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  withSession<T>(fn: (session: RawSession) => Promise<T>): Promise<T>;
+  /** Subscribes to a NOTIFY channel; returns the unsubscribe function. */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** postgres:// URL; without it the embedded PGlite in dataDir (or memory) is used. */
+  url?: string | undefined;
+  /** PGlite data directory; 'memory://' keeps it in memory (tests). */
+  dataDir: string;
+  poolSize?: number;
+}
+
+function tenantScope(accountId: string) {
+  return sql`select set_config('role', 'tessera_app', true), set_config('tessera.account_id', ${accountId}, true)`;
+}
+
+function helpers(db: Kysely<DB>) {
+  return {
+    inTenant<T>(accountId: string, fn: (tx: Tx) => Promise<T>) {
+      return db.transaction().execute(async (tx) => {
+        await tenantScope(accountId).execute(tx);
+        return fn(tx);
+      });
+    },
+    inSystem<T>(fn: (tx: Tx) => Promise<T>) {
+      return db.transaction().execute(fn);
+    },
+  };
+}
+
+async function openPGlite(dataDir: string): Promise<Database> {
+  const inMemory = dataDir.startsWith('memory://');
+  const lock: DataDirLock | null = inMemory ? null : lockDataDir(dataDir);
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create(inMemory ? dataDir : `${dataDir}/pgdata`);
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+  const mutex = new SerialMutex();
+  const db = new Kysely<DB>({ dialect: pgliteDialect(pglite, mutex) });
+  return {
+    kind: 'pglite',
+    db,
+    ...helpers(db),
+    withSession: (fn) =>
+      mutex.run(() =>
+        fn({
+          exec: async (script) => {
+            await pglite.exec(script);
+          },
+          query: async <R,>(text: string, params?: unknown[]) =>
+            (await pglite.query<R>(text, params)).rows,
+        }),
+      ),
+    async listen(channel, onPayload) {
+      const unsubscribe = await mutex.run(() => pglite.listen(channel, onPayload));
+      return () => mutex.run(unsubscribe);
+    },
+    async close() {
+      await db.destroy();
+      await mutex.run(() => pglite.close());
+      lock?.release();
+    },
+  };
+}
+
+// int8 (counts, sums) as numbers on both backends; PGlite already answers numbers.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
+
+async function openPostgres(url: string, poolSize: number): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // A dropped connection surfaces as an error on the idle client; the pool replaces it.
+  pool.on('error', () => {});
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const listeners = new Set<pg.Client>();
+  return {
+    kind: 'postgres',
+    db,
+    ...helpers(db),
+    async withSession(fn) {
+      const client = await pool.connect();
+      try {
+        return await fn({
+          exec: async (script) => {
+            await client.query(script);
+          },
+          query: async <R,>(text: string, params?: unknown[]) =>
+            (await client.query(text, params)).rows as R[],
+        });
+      } finally {
+        client.release();
+      }
+    },
+    async listen(channel, onPayload) {
+      const client = new pg.Client({ connectionString: url });
+      client.on('error', () => {});
+      await client.connect();
+      client.on('notification', (message) => {
+        if (message.channel === channel) onPayload(message.payload ?? '');
+      });
+      await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      listeners.add(client);
+      return async () => {
+        listeners.delete(client);
+        await client.end().catch(() => {});
+      };
+    },
+    async close() {
+      await Promise.all([...listeners].map((client) => client.end().catch(() => {})));
+      await db.destroy();
+    },
+  };
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  return options.url
+    ? openPostgres(options.url, options.poolSize ?? 10)
+    : openPGlite(options.dataDir);
+}

@@ -1,0 +1,113 @@
+import type { Generated } from 'kysely';
+
+/** Row types of the tables, as Kysely sees them. Timestamps arrive as Date on both backends. */
+export interface UsersTable {
+  id: string;
+  email: string;
+  name: string;
+  password_hash: string | null;
+  email_verified_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface AccountsTable {
+  account_id: string;
+  company_name: string;
+  country: string;
+  email_notifications: Generated<boolean>;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type Role = 'owner' | 'manager' | 'viewer';
+
+export interface MembershipsTable {
+  account_id: string;
+  user_id: string;
+  role: Role;
+  created_at: Date;
+}
+
+export type ActorType = 'user' | 'access_key' | 'member' | 'system';
+
+export interface AuditEventsTable {
+  account_id: string;
+  id: string;
+  occurred_at: Date;
+  actor_type: ActorType;
+  actor_id: string | null;
+  action: string;
+  target_type: string;
+  target_id: string | null;
+  before: unknown;
+  after: unknown;
+  client_address: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+}
+
+export interface UserAuditEventsTable {
+  user_id: string;
+  id: string;
+  occurred_at: Date;
+  action: string;
+  before: unknown;
+  after: unknown;
+  client_address: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+}
+
+export interface SessionsTable {
+  id_hash: Uint8Array;
+  user_id: string;
+  created_at: Date;
+  last_seen_at: Date;
+  expires_at: Date;
+  client_address: string | null;
+  user_agent: string | null;
+}
+
+export type EmailTokenPurpose = 'verify_email' | 'reset_password';
+
+export interface EmailTokensTable {
+  token_hash: Uint8Array;
+  user_id: string;
+  purpose: EmailTokenPurpose;
+  email: string;
+  created_at: Date;
+  expires_at: Date;
+  used_at: Date | null;
+}
+
+export interface SignInThrottleTable {
+  key: string;
+  failures: number;
+  window_start: Date;
+  blocked_until: Date | null;
+}
+
+export interface DB {
+  users: UsersTable;
+  accounts: AccountsTable;
+  memberships: MembershipsTable;
+  audit_events: AuditEventsTable;
+  user_audit_events: UserAuditEventsTable;
+  sessions: SessionsTable;
+  email_tokens: EmailTokensTable;
+  sign_in_throttle: SignInThrottleTable;
+}
+
+/**
+ * Tables that belong to no account. Every other table is a tenant table and must carry
+ * account_id first in its keys and row-level security (the catalog test holds both lists).
+ */
+export const GLOBAL_TABLES: Record<string, string> = {
+  tessera_migrations: 'bookkeeping of applied migrations',
+  users: 'a person may belong to several accounts',
+  user_audit_events: 'changes to a person, not to an account',
+  sessions: 'a portal session is a person signed in, whatever account they work in',
+  email_tokens: 'emailed links address a person',
+  sign_in_throttle: 'guessing is counted per email and per client address, before any account is known',
+};

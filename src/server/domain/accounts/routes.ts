@@ -1,0 +1,55 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { Account, AccountParams, CreateAccountBody, UpdateAccountBody } from '../../../shared/contracts.ts';
+import { requireAccountRole, requireUser } from '../../auth/authorize.ts';
+import { changeContext } from '../../http/context.ts';
+import { createAccount, getAccount, updateAccount } from './accounts.ts';
+
+export const accountRoutes: FastifyPluginAsyncZod = async (app) => {
+  const { database, sessions, clock } = app.services;
+
+  app.post('/accounts', {
+    schema: {
+      tags: ['Accounts'],
+      operationId: 'createAccount',
+      summary: 'Create another account; the caller becomes its owner',
+      body: CreateAccountBody,
+      response: { 201: Account },
+    },
+  }, async (request, reply) => {
+    const principal = requireUser(request);
+    const account = await createAccount(database, changeContext(request, clock), principal.user.id, request.body);
+    await sessions.forgetEverywhere({ user: principal.user.id });
+    return reply.code(201).send(account);
+  });
+
+  app.get('/accounts/:accountId', {
+    schema: {
+      tags: ['Accounts'],
+      operationId: 'getAccount',
+      summary: "The account's profile (any member)",
+      params: AccountParams,
+      response: { 200: Account },
+    },
+  }, async (request) => {
+    const principal = requireUser(request);
+    requireAccountRole(principal, request.params.accountId, 'viewer');
+    return getAccount(database, request.params.accountId);
+  });
+
+  app.patch('/accounts/:accountId', {
+    schema: {
+      tags: ['Accounts'],
+      operationId: 'updateAccount',
+      summary: "Change the account's profile: company name, country, email notifications (owners)",
+      params: AccountParams,
+      body: UpdateAccountBody,
+      response: { 200: Account },
+    },
+  }, async (request) => {
+    const principal = requireUser(request);
+    requireAccountRole(principal, request.params.accountId, 'owner');
+    const account = await updateAccount(database, changeContext(request, clock), request.params.accountId, request.body);
+    await sessions.forgetEverywhere({ account: account.id });
+    return account;
+  });
+};

@@ -1,0 +1,15 @@
+import type { FastifyRequest } from 'fastify';
+import type { Clock } from '../clock.ts';
+import type { ChangeContext } from '../domain/audit/record.ts';
+
+/** The audit context of a request: its principal, client address, user agent and request id. */
+export function changeContext(request: FastifyRequest, clock: Clock): ChangeContext {
+  const principal = request.principal;
+  return {
+    actor: principal ? { type: 'user', id: principal.user.id } : { type: 'system', id: null },
+    clientAddress: request.ip ?? null,
+    userAgent: request.headers['user-agent']?.slice(0, 512) ?? null,
+    requestId: request.id,
+    now: clock.now(),
+  };
+}

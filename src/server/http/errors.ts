@@ -1,0 +1,36 @@
+import { PROBLEM_STATUS, type FieldError, type ProblemCode } from '../../shared/problems.ts';
+
+/**
+ * A failure the caller can act on. Services throw these; one handler turns them into
+ * RFC 9457 problem documents (src/server/http/problem-handler.ts).
+ */
+export class AppError extends Error {
+  readonly code: ProblemCode;
+  readonly errors: FieldError[] | undefined;
+  readonly headers: Record<string, string>;
+
+  constructor(code: ProblemCode, detail: string, options: { errors?: FieldError[]; headers?: Record<string, string> } = {}) {
+    super(detail);
+    this.code = code;
+    this.errors = options.errors;
+    this.headers = options.headers ?? {};
+  }
+
+  get status(): number {
+    return PROBLEM_STATUS[this.code];
+  }
+}
+
+export const notFound = (what = 'The resource') => new AppError('not_found', `${what} does not exist.`);
+export const forbidden = (detail: string) => new AppError('forbidden', detail);
+export const conflict = (detail: string, errors?: FieldError[]) => new AppError('conflict', detail, errors ? { errors } : {});
+export const unauthenticated = () => new AppError('unauthenticated', 'Sign in to continue.');
+
+export function fieldError(field: string, code: string, message: string): AppError {
+  return new AppError('validation_failed', message, { errors: [{ field, code, message }] });
+}
+
+/** Reads like prose at the call site: `assertThat(found, notFound('Account'))`. */
+export function assertThat(condition: unknown, error: AppError): asserts condition {
+  if (!condition) throw error;
+}

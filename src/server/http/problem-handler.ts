@@ -1,0 +1,92 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import {
+  PROBLEM_STATUS,
+  PROBLEM_TITLES,
+  PROBLEM_TYPE_BASE,
+  type FieldError,
+  type Problem,
+  type ProblemCode,
+} from '../../shared/problems.ts';
+import { AppError } from './errors.ts';
+
+export function sendProblem(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  code: ProblemCode,
+  detail: string,
+  errors?: FieldError[],
+): FastifyReply {
+  const status = PROBLEM_STATUS[code];
+  const body: Problem = {
+    type: `${PROBLEM_TYPE_BASE}${code}`,
+    title: PROBLEM_TITLES[code],
+    status,
+    detail,
+    instance: request.url.split('?')[0],
+    requestId: request.id,
+    ...(errors && errors.length > 0 ? { errors } : {}),
+  };
+  return reply.code(status).type('application/problem+json').serializer(JSON.stringify).send(body);
+}
+
+type ZodIssueLike = { keyword: string; instancePath: string; message?: string; params?: Record<string, unknown> };
+
+function fieldErrorsFrom(issues: ZodIssueLike[], context: string | undefined): FieldError[] {
+  const prefix = context && context !== 'body' ? `${context === 'querystring' ? 'query' : context}.` : '';
+  return issues.flatMap((issue) => {
+    const path = issue.instancePath.replace(/^\//, '').replaceAll('/', '.');
+    if (issue.keyword === 'unrecognized_keys' && Array.isArray(issue.params?.keys)) {
+      return (issue.params.keys as string[]).map((key) => ({
+        field: prefix + (path ? `${path}.${key}` : key),
+        code: 'unknown_field',
+        message: `Unknown field "${key}"`,
+      }));
+    }
+    const code = issue.keyword === 'invalid_type' && issue.params?.input === undefined ? 'required' : issue.keyword;
+    return [
+      {
+        field: prefix + (path || (context === 'body' ? '(body)' : context ?? '')),
+        code,
+        message: code === 'required' ? 'This field is required' : (issue.message ?? 'Invalid value'),
+      },
+    ];
+  });
+}
+
+/** Fastify's own client errors, by code, mapped to our closed set. */
+const FASTIFY_CODES: Record<string, ProblemCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'malformed_request',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_request',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_request',
+  FST_ERR_CTP_EMPTY_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_TYPE: 'unsupported_media_type',
+  FST_CSRF_INVALID_TOKEN: 'csrf_failed',
+  FST_CSRF_MISSING_SECRET: 'csrf_failed',
+};
+
+export function registerProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof AppError) {
+      reply.headers(error.headers);
+      return sendProblem(request, reply, error.code, error.message, error.errors);
+    }
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const errors = fieldErrorsFrom(error.validation as unknown as ZodIssueLike[], error.validationContext);
+      return sendProblem(request, reply, 'validation_failed', 'Some fields are invalid.', errors);
+    }
+    if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+      return sendProblem(request, reply, 'malformed_request', 'The body is not valid JSON.');
+    }
+    const mapped = error.code ? FASTIFY_CODES[error.code] : undefined;
+    if (mapped) return sendProblem(request, reply, mapped, error.message);
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      // Any other client error Fastify raised itself (e.g. a bad header): still a problem document.
+      return sendProblem(request, reply, 'malformed_request', error.message);
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return sendProblem(request, reply, 'internal', 'Something went wrong on our side. Quote the request id when you report it.');
+  });
+}

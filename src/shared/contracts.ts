@@ -1,0 +1,154 @@
+import countries from 'i18n-iso-countries';
+import { z } from 'zod';
+
+/**
+ * API contracts shared by the server (validation, OpenAPI), the SDK and the portal.
+ * Request bodies are strict: an unknown field is a field error, not silently dropped.
+ */
+
+export const Id = z.uuid().describe('Identifier (UUIDv7)');
+
+export const Email = z
+  .email({ message: 'Enter a valid email address' })
+  .max(254, { message: 'An email address has at most 254 characters' })
+  .describe('Email address');
+
+export const PersonName = z
+  .string()
+  .trim()
+  .min(1, { message: 'Enter a name' })
+  .max(120, { message: 'A name has at most 120 characters' });
+
+export const CompanyName = z
+  .string()
+  .trim()
+  .min(1, { message: 'Enter a company name' })
+  .max(160, { message: 'A company name has at most 160 characters' });
+
+export const Country = z
+  .string()
+  .trim()
+  .toUpperCase()
+  .refine((code) => /^[A-Z]{2}$/.test(code) && countries.isValid(code), {
+    message: 'Choose a country (ISO 3166-1 alpha-2 code, e.g. DE)',
+  })
+  .describe('ISO 3166-1 alpha-2 country code')
+  .meta({ example: 'DE' });
+
+/** Password rules the server enforces; the blocklist check runs on the server only. */
+export const PASSWORD_MIN_LENGTH = 8;
+export const PASSWORD_MAX_LENGTH = 256;
+export const Password = z
+  .string()
+  .min(PASSWORD_MIN_LENGTH, { message: `Use at least ${PASSWORD_MIN_LENGTH} characters` })
+  .max(PASSWORD_MAX_LENGTH, { message: `Use at most ${PASSWORD_MAX_LENGTH} characters` })
+  .refine((p) => /\p{L}/u.test(p) && /\p{Nd}/u.test(p), {
+    message: 'Mix letters and digits',
+  });
+
+export const Role = z.enum(['owner', 'manager', 'viewer']);
+export type Role = z.infer<typeof Role>;
+
+export const User = z
+  .object({
+    id: Id,
+    email: Email,
+    name: z.string(),
+    emailVerified: z.boolean(),
+    createdAt: z.iso.datetime(),
+  })
+  .meta({ id: 'User' });
+export type User = z.infer<typeof User>;
+
+export const Account = z
+  .object({
+    id: Id,
+    companyName: z.string(),
+    country: z.string().meta({ example: 'DE' }),
+    emailNotifications: z.boolean(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+  })
+  .meta({ id: 'Account' });
+export type Account = z.infer<typeof Account>;
+
+export const AccountMembership = z
+  .object({ id: Id, companyName: z.string(), country: z.string(), role: Role })
+  .meta({ id: 'AccountMembership' });
+export type AccountMembership = z.infer<typeof AccountMembership>;
+
+export const Me = z
+  .object({ user: User, accounts: z.array(AccountMembership) })
+  .meta({ id: 'Me' });
+export type Me = z.infer<typeof Me>;
+
+export const CsrfToken = z.object({ csrfToken: z.string() }).meta({ id: 'CsrfToken' });
+
+export const RegisterBody = z.strictObject({
+  name: PersonName,
+  email: Email,
+  password: Password,
+  companyName: CompanyName,
+  country: Country,
+});
+export type RegisterBody = z.input<typeof RegisterBody>;
+
+export const SignInBody = z.strictObject({
+  email: z.string().trim().min(1, { message: 'Enter your email' }).max(254),
+  password: z.string().min(1, { message: 'Enter your password' }).max(PASSWORD_MAX_LENGTH),
+});
+export type SignInBody = z.input<typeof SignInBody>;
+
+export const SignedIn = z
+  .object({ user: User, csrfToken: z.string() })
+  .meta({ id: 'SignedIn' });
+
+export const Registered = z
+  .object({ user: User, account: Account, csrfToken: z.string() })
+  .meta({ id: 'Registered' });
+
+export const EmailTokenBody = z.strictObject({ token: z.string().min(1).max(200) });
+
+export const PasswordResetRequestBody = z.strictObject({ email: Email });
+
+export const PasswordResetConfirmBody = z.strictObject({
+  token: z.string().min(1).max(200),
+  password: Password,
+});
+export type PasswordResetConfirmBody = z.input<typeof PasswordResetConfirmBody>;
+
+export const CreateAccountBody = z.strictObject({ companyName: CompanyName, country: Country });
+export type CreateAccountBody = z.input<typeof CreateAccountBody>;
+
+export const UpdateAccountBody = z
+  .strictObject({
+    companyName: CompanyName.optional(),
+    country: Country.optional(),
+    emailNotifications: z.boolean().optional(),
+  })
+  .refine((body) => Object.keys(body).length > 0, { message: 'Change at least one field' });
+export type UpdateAccountBody = z.input<typeof UpdateAccountBody>;
+
+export const AccountParams = z.strictObject({ accountId: Id });
+
+export const Health = z.object({ status: z.literal('ok') });
+export const Readiness = z.object({
+  status: z.enum(['ready', 'not_ready']),
+  database: z.enum(['ok', 'unreachable']),
+  migrations: z.enum(['applied', 'pending']),
+});
+
+export const ProblemDocument = z
+  .object({
+    type: z.string().meta({ example: '/api/v1/problems/validation_failed' }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    instance: z.string().optional(),
+    requestId: z.string().optional(),
+    errors: z
+      .array(z.object({ field: z.string(), code: z.string(), message: z.string() }))
+      .optional()
+      .describe('One entry per invalid field'),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
