@@ -42,6 +42,8 @@ export interface ClientOptions {
    * programs that sign in as a person (tests, scripts) turn this on.
    */
   cookieJar?: boolean;
+  /** Sent as User-Agent by programs (browsers send their own); it shows in the audit log. */
+  userAgent?: string;
 }
 
 /** A minimal cookie jar for one origin: enough for the session and CSRF cookies. */
@@ -74,12 +76,14 @@ export class TesseraClient {
   readonly #baseUrl: string;
   readonly #fetch: typeof fetch;
   readonly #jar: CookieJar | null;
+  readonly #userAgent: string | undefined;
   #csrfToken: string | null = null;
 
   constructor(options: ClientOptions = {}) {
     this.#baseUrl = (options.baseUrl ?? '').replace(/\/$/, '');
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.#jar = options.cookieJar ? new CookieJar() : null;
+    this.#userAgent = options.userAgent;
   }
 
   async #request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -88,6 +92,7 @@ export class TesseraClient {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (unsafe && this.#csrfToken) headers['x-csrf-token'] = this.#csrfToken;
+    if (this.#userAgent) headers['user-agent'] = this.#userAgent;
     const cookie = this.#jar?.header();
     if (cookie) headers.cookie = cookie;
     const response = await this.#fetch(`${this.#baseUrl}/api/v1${path}`, {

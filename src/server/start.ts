@@ -10,8 +10,9 @@ import { serve } from './main.ts';
  */
 const config = configFromEnv();
 const root = path.resolve(import.meta.dirname, '../..');
-const portalBuilt = fs.existsSync(path.join(path.resolve(config.webDir), 'index.html'));
-if (!portalBuilt && config.webDir !== '' && fs.existsSync(path.join(root, 'vite.config.ts'))) {
+const ownPortal = path.resolve(config.webDir) === path.join(root, 'dist/web');
+// Only the portal of this checkout is built here; another TESSERA_WEB_DIR is served as it is.
+if (ownPortal && !fs.existsSync(path.join(root, 'dist/web/index.html')) && fs.existsSync(path.join(root, 'vite.config.ts'))) {
   console.log('Building the portal (first start only)…');
   const result = spawnSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], {
     cwd: root,

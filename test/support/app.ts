@@ -64,7 +64,7 @@ export async function startTestApp(backend: Backend, overrides: ConfigInput = {}
     db,
     clock,
     inbox,
-    client: (options = {}) => new TesseraClient({ baseUrl: 'http://tessera.test', fetch: injectFetch(app, options.ip), cookieJar: true }),
+    client: (options = {}) => new TesseraClient({ baseUrl: 'http://tessera.test', fetch: injectFetch(app, options.ip), cookieJar: true, userAgent: 'tessera-tests/1' }),
     async close() {
       await app.close();
       await db.close();
