@@ -31,6 +31,7 @@ export const Country = z
   .toUpperCase()
   .refine((code) => /^[A-Z]{2}$/.test(code) && countries.isValid(code), {
     message: 'Choose a country (ISO 3166-1 alpha-2 code, e.g. DE)',
+    params: { code: 'invalid_country' },
   })
   .describe('ISO 3166-1 alpha-2 country code')
   .meta({ example: 'DE' });
@@ -44,6 +45,7 @@ export const Password = z
   .max(PASSWORD_MAX_LENGTH, { message: `Use at most ${PASSWORD_MAX_LENGTH} characters` })
   .refine((p) => /\p{L}/u.test(p) && /\p{Nd}/u.test(p), {
     message: 'Mix letters and digits',
+    params: { code: 'letters_and_digits' },
   });
 
 export const Role = z.enum(['owner', 'manager', 'viewer']);
@@ -126,7 +128,7 @@ export const UpdateAccountBody = z
     country: Country.optional(),
     emailNotifications: z.boolean().optional(),
   })
-  .refine((body) => Object.keys(body).length > 0, { message: 'Change at least one field' });
+  .refine((body) => Object.keys(body).length > 0, { message: 'Change at least one field', params: { code: 'empty_change' } });
 export type UpdateAccountBody = z.input<typeof UpdateAccountBody>;
 
 export const AccountParams = z.strictObject({ accountId: Id });

@@ -48,7 +48,7 @@ for (const backend of BACKENDS) {
       const { client, account } = await registerPerson(t, { companyName: 'Keep Me', country: 'DE' });
       const problem = await problemOf(client.updateAccount(account.id, { companyName: 'Changed', country: 'XX' }));
       assert.equal(problem.status, 400);
-      assert.deepEqual(problem.fieldErrors.map((e) => e.field), ['country']);
+      assert.deepEqual(problem.fieldErrors.map((e) => [e.field, e.code]), [['country', 'invalid_country']]);
       const stored = await client.getAccount(account.id);
       assert.deepEqual([stored.companyName, stored.country], ['Keep Me', 'DE']);
       const empty = await problemOf(client.updateAccount(account.id, {}));

@@ -43,7 +43,10 @@ function fieldErrorsFrom(issues: ZodIssueLike[], context: string | undefined): F
         message: `Unknown field "${key}"`,
       }));
     }
-    const code = issue.keyword === 'invalid_type' && issue.params?.input === undefined ? 'required' : issue.keyword;
+    // a refinement names its own reason (params.code); a missing value reads as `required`
+    const refinement = (issue.params?.params ?? {}) as { code?: unknown };
+    const named = issue.keyword === 'custom' && typeof refinement.code === 'string' ? refinement.code : undefined;
+    const code = named ?? (issue.keyword === 'invalid_type' && issue.params?.input === undefined ? 'required' : issue.keyword);
     return [
       {
         field: prefix + (path || (context === 'body' ? '(body)' : context ?? '')),
