@@ -37,34 +37,44 @@ export type ConfigInput = z.input<typeof ConfigSchema>;
 
 export class ConfigError extends Error {}
 
-export function parseConfig(input: ConfigInput): Config {
+export function parseConfig(input: ConfigInput, names: Record<string, string> = {}): Config {
   const result = ConfigSchema.safeParse(input);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    const lines = result.error.issues.map((i) => {
+      const field = i.path.join('.');
+      return `  ${names[field] ?? field}: ${i.message}`;
+    });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   return { ...result.data, dataDir: path.resolve(result.data.dataDir) };
 }
 
-/** Maps environment variables to config fields; unset variables fall back to defaults. */
+/** The environment variable behind each config field. */
+const ENV_NAMES: Record<keyof ConfigInput, string> = {
+  port: 'PORT',
+  host: 'HOST',
+  dataDir: 'TESSERA_DATA_DIR',
+  databaseUrl: 'DATABASE_URL',
+  secret: 'TESSERA_SECRET',
+  publicUrl: 'TESSERA_PUBLIC_URL',
+  smtpUrl: 'TESSERA_SMTP_URL',
+  mailFrom: 'TESSERA_MAIL_FROM',
+  logLevel: 'TESSERA_LOG_LEVEL',
+  trustProxy: 'TESSERA_TRUST_PROXY',
+  webDir: 'TESSERA_WEB_DIR',
+  sessionIdleHours: 'TESSERA_SESSION_IDLE_HOURS',
+  sessionMaxDays: 'TESSERA_SESSION_MAX_DAYS',
+  sessionCacheSeconds: 'TESSERA_SESSION_CACHE_SECONDS',
+  bodyLimitBytes: 'TESSERA_BODY_LIMIT_BYTES',
+  shutdownGraceMs: 'TESSERA_SHUTDOWN_GRACE_MS',
+};
+
+/** Reads the config from environment variables; unset or empty ones fall back to defaults. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
-  const pick = (name: string) => (env[name] === '' ? undefined : env[name]);
-  return parseConfig({
-    port: pick('PORT') as never,
-    host: pick('HOST'),
-    dataDir: pick('TESSERA_DATA_DIR'),
-    databaseUrl: pick('DATABASE_URL'),
-    secret: pick('TESSERA_SECRET'),
-    publicUrl: pick('TESSERA_PUBLIC_URL'),
-    smtpUrl: pick('TESSERA_SMTP_URL'),
-    mailFrom: pick('TESSERA_MAIL_FROM'),
-    logLevel: pick('TESSERA_LOG_LEVEL') as never,
-    trustProxy: pick('TESSERA_TRUST_PROXY') as never,
-    webDir: pick('TESSERA_WEB_DIR'),
-    sessionIdleHours: pick('TESSERA_SESSION_IDLE_HOURS') as never,
-    sessionMaxDays: pick('TESSERA_SESSION_MAX_DAYS') as never,
-    sessionCacheSeconds: pick('TESSERA_SESSION_CACHE_SECONDS') as never,
-    bodyLimitBytes: pick('TESSERA_BODY_LIMIT_BYTES') as never,
-    shutdownGraceMs: pick('TESSERA_SHUTDOWN_GRACE_MS') as never,
-  });
+  const input: Record<string, string> = {};
+  for (const [field, name] of Object.entries(ENV_NAMES)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') input[field] = value;
+  }
+  return parseConfig(input as ConfigInput, ENV_NAMES);
 }

@@ -1,14 +1,23 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { configFromEnv } from './config.ts';
+import { ConfigError, configFromEnv } from './config.ts';
+import { DataDirLockedError } from './db/data-dir-lock.ts';
+import { MigrationError } from './db/migrate.ts';
 import { serve } from './main.ts';
 
 /**
  * `npm start`: builds the portal when this checkout has none yet, then serves. A fresh clone
  * needs nothing but `npm install && npm start`.
  */
-const config = configFromEnv();
+let config;
+try {
+  config = configFromEnv();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`tessera: ${error.message}`);
+  process.exit(1);
+}
 const root = path.resolve(import.meta.dirname, '../..');
 const ownPortal = path.resolve(config.webDir) === path.join(root, 'dist/web');
 // Only the portal of this checkout is built here; another TESSERA_WEB_DIR is served as it is.
@@ -23,6 +32,8 @@ if (ownPortal && !fs.existsSync(path.join(root, 'dist/web/index.html')) && fs.ex
   }
 }
 await serve(config).catch((error: unknown) => {
-  console.error(`tessera: ${error instanceof Error ? error.message : String(error)}`);
+  // expected refusals (a held data directory, a changed migration) read best as one line
+  const expected = error instanceof DataDirLockedError || error instanceof MigrationError;
+  console.error(expected ? `tessera: ${(error as Error).message}` : error);
   process.exit(1);
 });
