@@ -30,7 +30,7 @@ export const Country = z
   .trim()
   .toUpperCase()
   .refine((code) => /^[A-Z]{2}$/.test(code) && countries.isValid(code), {
-    message: 'Choose a country (ISO 3166-1 alpha-2 code, e.g. DE)',
+    message: 'Choose a country',
     params: { code: 'invalid_country' },
   })
   .describe('ISO 3166-1 alpha-2 country code')

@@ -1,0 +1,83 @@
+import { QueryClient } from '@tanstack/react-query';
+import { TesseraClient, TesseraError, type Me } from '../client/sdk.ts';
+
+/** The one API client of the portal: same origin, the browser keeps the session cookie. */
+export const api = new TesseraClient();
+
+export const meKey = ['me'] as const;
+export const accountKey = (accountId: string) => ['account', accountId] as const;
+
+/**
+ * Runs an unsafe call; if the CSRF token went stale (the session changed in another tab, say),
+ * fetches a fresh one and tries once more.
+ */
+export async function withCsrfRetry<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof TesseraError && error.code === 'csrf_failed') {
+      await api.refreshCsrfToken();
+      return call();
+    }
+    throw error;
+  }
+}
+
+/** The signed-in person and their accounts, or null when nobody is signed in. */
+export async function fetchMe(): Promise<Me | null> {
+  try {
+    return await api.me();
+  } catch (error) {
+    if (error instanceof TesseraError && error.status === 401) return null;
+    throw error;
+  }
+}
+
+export function createQueryClient(): QueryClient {
+  const queryClient: QueryClient = new QueryClient({
+    defaultOptions: {
+      queries: {
+        // a problem answer (4xx) will not change by asking again
+        retry: (failures, error) => !(error instanceof TesseraError && error.status < 500) && failures < 2,
+        refetchOnWindowFocus: false,
+        staleTime: 30_000,
+      },
+    },
+  });
+  // A session that ended (expired, signed out elsewhere) sends the person back to sign-in.
+  queryClient.getQueryCache().subscribe((event) => {
+    const error = event.query.state.error;
+    if (event.type === 'updated' && error instanceof TesseraError && error.status === 401 && event.query.queryKey[0] !== 'me') {
+      queryClient.setQueryData(meKey, null);
+    }
+  });
+  return queryClient;
+}
+
+const SELECTED_ACCOUNT = 'tessera.selectedAccount';
+
+export function rememberedAccount(): string | null {
+  try {
+    return localStorage.getItem(SELECTED_ACCOUNT);
+  } catch {
+    return null;
+  }
+}
+
+export function rememberAccount(accountId: string | null): void {
+  try {
+    if (accountId) localStorage.setItem(SELECTED_ACCOUNT, accountId);
+    else localStorage.removeItem(SELECTED_ACCOUNT);
+  } catch {
+    // storage may be disabled; the URL still carries the selection
+  }
+}
+
+/** The page to open for a signed-in person: the remembered account if still theirs, else the first. */
+export function homePath(me: Me): string {
+  const remembered = rememberedAccount();
+  const account = me.accounts.find((a) => a.id === remembered) ?? me.accounts[0];
+  return account ? `/accounts/${account.id}/profile` : '/no-account';
+}
+
+export const ROLE_LABELS: Record<string, string> = { owner: 'Owner', manager: 'Manager', viewer: 'Viewer' };

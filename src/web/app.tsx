@@ -1,0 +1,88 @@
+import { Center, Loader } from '@mantine/core';
+import { useQuery } from '@tanstack/react-query';
+import { useEffect, type ReactNode } from 'react';
+import { Redirect, Route, Switch, useParams } from 'wouter';
+import { fetchMe, homePath, meKey, rememberAccount } from './api.ts';
+import { ForgotPasswordPage, RegisterPage, ResetPasswordPage, SignInPage, VerifyEmailPage } from './pages/auth.tsx';
+import { NoAccountPage, SignedInLayout } from './pages/layout.tsx';
+import { ProfilePage } from './pages/profile.tsx';
+
+function useMe() {
+  return useQuery({ queryKey: meKey, queryFn: fetchMe });
+}
+
+function FullPageLoader() {
+  return (
+    <Center h="100vh">
+      <Loader />
+    </Center>
+  );
+}
+
+/** Pages for people who are signed out: a signed-in person goes to their account instead. */
+function SignedOutOnly({ children }: { children: ReactNode }) {
+  const me = useMe();
+  if (me.isPending) return <FullPageLoader />;
+  if (me.data) return <Redirect to={homePath(me.data)} replace />;
+  return <>{children}</>;
+}
+
+function AccountPages() {
+  const { accountId = '' } = useParams<{ accountId: string }>();
+  const me = useMe();
+  const isMember = me.data?.accounts.some((a) => a.id === accountId) ?? false;
+  useEffect(() => {
+    if (isMember) rememberAccount(accountId);
+  }, [accountId, isMember]);
+  if (me.isPending) return <FullPageLoader />;
+  if (!me.data) return <Redirect to="/sign-in" replace />;
+  return (
+    <SignedInLayout me={me.data} accountId={accountId}>
+      <ProfilePage me={me.data} accountId={accountId} />
+    </SignedInLayout>
+  );
+}
+
+function Home() {
+  const me = useMe();
+  if (me.isPending) return <FullPageLoader />;
+  if (!me.data) return <Redirect to="/sign-in" replace />;
+  const path = homePath(me.data);
+  if (path === '/no-account') {
+    return (
+      <SignedInLayout me={me.data} accountId={null}>
+        <NoAccountPage />
+      </SignedInLayout>
+    );
+  }
+  return <Redirect to={path} replace />;
+}
+
+export function App() {
+  return (
+    <Switch>
+      <Route path="/register">
+        <SignedOutOnly>
+          <RegisterPage />
+        </SignedOutOnly>
+      </Route>
+      <Route path="/sign-in">
+        <SignedOutOnly>
+          <SignInPage />
+        </SignedOutOnly>
+      </Route>
+      <Route path="/forgot-password">
+        <SignedOutOnly>
+          <ForgotPasswordPage />
+        </SignedOutOnly>
+      </Route>
+      <Route path="/reset-password" component={ResetPasswordPage} />
+      <Route path="/verify-email" component={VerifyEmailPage} />
+      <Route path="/accounts/:accountId/profile" component={AccountPages} />
+      <Route path="/accounts/:accountId">
+        {(params) => <Redirect to={`/accounts/${params.accountId}/profile`} replace />}
+      </Route>
+      <Route component={Home} />
+    </Switch>
+  );
+}

@@ -1,0 +1,316 @@
+import { Alert, Anchor, Button, Center, Loader, Paper, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { Link, useLocation, useSearch } from 'wouter';
+import { api, fetchMe, homePath, meKey, rememberAccount, withCsrfRetry } from '../api.ts';
+import { Brand } from '../brand.tsx';
+import { CountrySelect, FormAlert, FormStack, useFormErrors } from '../forms.tsx';
+
+/** The frame of every page a signed-out person sees: the mark above a card. */
+export function AuthCard({ title, subtitle, children, footer }: { title: string; subtitle?: ReactNode; children: ReactNode; footer?: ReactNode }) {
+  useEffect(() => {
+    document.title = `${title} · Tessera`;
+  }, [title]);
+  return (
+    <div className="auth-page">
+      <Stack w="100%" maw={440} gap="lg" align="stretch">
+        <Center>
+          <Brand size="xl" />
+        </Center>
+        <Paper withBorder shadow="sm" radius="md" p={32}>
+          <Stack gap={4} mb="lg">
+            <Title order={2} size="h3">
+              {title}
+            </Title>
+            {subtitle ? (
+              <Text c="dimmed" size="sm">
+                {subtitle}
+              </Text>
+            ) : null}
+          </Stack>
+          {children}
+        </Paper>
+        {footer ? (
+          <Text ta="center" size="sm" c="dimmed">
+            {footer}
+          </Text>
+        ) : null}
+      </Stack>
+    </div>
+  );
+}
+
+/** After signing in or registering: load who we are, then open their account. */
+function useEnterPortal() {
+  const queryClient = useQueryClient();
+  const [, navigate] = useLocation();
+  return async (accountId?: string) => {
+    if (accountId) rememberAccount(accountId);
+    const me = await queryClient.fetchQuery({ queryKey: meKey, queryFn: fetchMe, staleTime: 0 });
+    navigate(me ? homePath(me) : '/sign-in', { replace: true });
+  };
+}
+
+const REGISTER_FIELDS = ['name', 'email', 'password', 'companyName', 'country'] as const;
+
+export function RegisterPage() {
+  const [values, setValues] = useState({ name: '', email: '', password: '', companyName: '', country: null as string | null });
+  const errors = useFormErrors(REGISTER_FIELDS);
+  const enter = useEnterPortal();
+  const register = useMutation({
+    mutationFn: () => withCsrfRetry(() => api.register({ ...values, country: values.country ?? '' })),
+    onMutate: () => errors.reset(),
+    onError: errors.capture,
+    onSuccess: (result) => enter(result.account.id),
+  });
+  const set = <K extends keyof typeof values>(key: K, value: (typeof values)[K]) => {
+    setValues((v) => ({ ...v, [key]: value }));
+    errors.clearField(key);
+  };
+  return (
+    <AuthCard
+      title="Create your Tessera account"
+      subtitle="One account for your company. You can invite your team later."
+      footer={
+        <>
+          Already registered?{' '}
+          <Anchor component={Link} href="/sign-in">
+            Sign in
+          </Anchor>
+        </>
+      }
+    >
+      <FormStack label="Register" onSubmit={() => register.mutate()}>
+        <TextInput label="Your name" autoComplete="name" value={values.name} onChange={(e) => set('name', e.currentTarget.value)} {...errors.field('name')} />
+        <TextInput label="Email" type="email" autoComplete="email" value={values.email} onChange={(e) => set('email', e.currentTarget.value)} {...errors.field('email')} />
+        <PasswordInput
+          label="Password"
+          autoComplete="new-password"
+         
+          description="At least 8 characters, mixing letters and digits"
+          value={values.password}
+          onChange={(e) => set('password', e.currentTarget.value)}
+          {...errors.field('password')}
+        />
+        <TextInput label="Company name" autoComplete="organization" value={values.companyName} onChange={(e) => set('companyName', e.currentTarget.value)} {...errors.field('companyName')} />
+        <CountrySelect label="Country" value={values.country} onChange={(v) => set('country', v)} {...errors.field('country')} />
+        <FormAlert problem={errors.problem} />
+        <Button type="submit" fullWidth loading={register.isPending} mt="xs">
+          Register
+        </Button>
+      </FormStack>
+    </AuthCard>
+  );
+}
+
+const SIGN_IN_FIELDS = ['email', 'password'] as const;
+
+export function SignInPage() {
+  const [values, setValues] = useState({ email: '', password: '' });
+  const errors = useFormErrors(SIGN_IN_FIELDS);
+  const enter = useEnterPortal();
+  const signIn = useMutation({
+    mutationFn: () => withCsrfRetry(() => api.signIn(values)),
+    onMutate: () => errors.reset(),
+    onError: errors.capture,
+    onSuccess: () => enter(),
+  });
+  const set = (key: keyof typeof values, value: string) => {
+    setValues((v) => ({ ...v, [key]: value }));
+    errors.clearField(key);
+  };
+  return (
+    <AuthCard
+      title="Sign in"
+      subtitle="Welcome back. Sign in to manage your accounts and team."
+      footer={
+        <>
+          New to Tessera?{' '}
+          <Anchor component={Link} href="/register">
+            Create an account
+          </Anchor>
+        </>
+      }
+    >
+      <FormStack label="Sign in" onSubmit={() => signIn.mutate()}>
+        <TextInput label="Email" type="email" autoComplete="username" value={values.email} onChange={(e) => set('email', e.currentTarget.value)} {...errors.field('email')} />
+        <PasswordInput label="Password" autoComplete="current-password" value={values.password} onChange={(e) => set('password', e.currentTarget.value)} {...errors.field('password')} />
+        <Anchor component={Link} href="/forgot-password" size="sm" mt={-6} style={{ alignSelf: 'flex-end' }}>
+          Forgot password?
+        </Anchor>
+        <FormAlert problem={errors.problem} />
+        <Button type="submit" fullWidth loading={signIn.isPending}>
+          Sign in
+        </Button>
+      </FormStack>
+    </AuthCard>
+  );
+}
+
+const FORGOT_FIELDS = ['email'] as const;
+
+export function ForgotPasswordPage() {
+  const [email, setEmail] = useState('');
+  const errors = useFormErrors(FORGOT_FIELDS);
+  const request = useMutation({
+    mutationFn: () => withCsrfRetry(() => api.requestPasswordReset(email)),
+    onMutate: () => errors.reset(),
+    onError: errors.capture,
+  });
+  return (
+    <AuthCard
+      title="Reset your password"
+      subtitle="Enter the email you registered with. We will send you a link to set a new password."
+      footer={
+        <Anchor component={Link} href="/sign-in">
+          Back to sign in
+        </Anchor>
+      }
+    >
+      {request.isSuccess ? (
+        <Alert color="teal" variant="light" title="Check your inbox" data-testid="reset-requested">
+          If {email} is registered, a link to reset the password is on its way. It works once, for one hour.
+        </Alert>
+      ) : (
+        <FormStack label="Request a password reset" onSubmit={() => request.mutate()}>
+          <TextInput
+            label="Email"
+            type="email"
+            autoComplete="email"
+            value={email}
+            onChange={(e) => {
+              setEmail(e.currentTarget.value);
+              errors.clearField('email');
+            }}
+            {...errors.field('email')}
+          />
+          <FormAlert problem={errors.problem} />
+          <Button type="submit" fullWidth loading={request.isPending}>
+            Send reset link
+          </Button>
+        </FormStack>
+      )}
+    </AuthCard>
+  );
+}
+
+const RESET_FIELDS = ['password'] as const;
+
+export function ResetPasswordPage() {
+  const token = new URLSearchParams(useSearch()).get('token') ?? '';
+  const [password, setPassword] = useState('');
+  const errors = useFormErrors(RESET_FIELDS);
+  const queryClient = useQueryClient();
+  const confirm = useMutation({
+    mutationFn: () => withCsrfRetry(() => api.confirmPasswordReset({ token, password })),
+    onMutate: () => errors.reset(),
+    onError: errors.capture,
+    // every session of the person ended, this one included
+    onSuccess: () => queryClient.setQueryData(meKey, null),
+  });
+  const footer = (
+    <Anchor component={Link} href="/forgot-password">
+      Ask for a new link
+    </Anchor>
+  );
+  if (!token) {
+    return (
+      <AuthCard title="Set a new password" footer={footer}>
+        <Alert color="red" variant="light" title="This link is incomplete" data-testid="form-alert">
+          Open the link from the email exactly as it was sent, or ask for a new one.
+        </Alert>
+      </AuthCard>
+    );
+  }
+  return (
+    <AuthCard title="Set a new password" subtitle="Choose a password you do not use anywhere else." footer={footer}>
+      {confirm.isSuccess ? (
+        <Stack>
+          <Alert color="teal" variant="light" title="Your password is changed" data-testid="reset-done">
+            Every session was signed out. Sign in with your new password.
+          </Alert>
+          <Button component={Link} href="/sign-in" fullWidth>
+            Sign in
+          </Button>
+        </Stack>
+      ) : (
+        <FormStack label="Password reset" onSubmit={() => confirm.mutate()}>
+          <PasswordInput
+            label="New password"
+            autoComplete="new-password"
+            description="At least 8 characters, mixing letters and digits"
+            value={password}
+            onChange={(e) => {
+              setPassword(e.currentTarget.value);
+              errors.clearField('password');
+            }}
+            {...errors.field('password')}
+          />
+          <FormAlert problem={errors.problem} />
+          <Button type="submit" fullWidth loading={confirm.isPending}>
+            Set password
+          </Button>
+        </FormStack>
+      )}
+    </AuthCard>
+  );
+}
+
+export function VerifyEmailPage() {
+  const token = new URLSearchParams(useSearch()).get('token') ?? '';
+  const queryClient = useQueryClient();
+  const verify = useMutation({
+    mutationFn: () => withCsrfRetry(() => api.verifyEmail(token)),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: meKey }),
+  });
+  // the link is single-use: send it once, even if React mounts the page twice
+  const sent = useRef(false);
+  useEffect(() => {
+    if (token && !sent.current) {
+      sent.current = true;
+      verify.mutate();
+    }
+  }, [token, verify]);
+  const footer = (
+    <Anchor component={Link} href="/">
+      Continue to Tessera
+    </Anchor>
+  );
+  let body: ReactNode;
+  if (!token) {
+    body = (
+      <Alert color="red" variant="light" title="This link is incomplete" data-testid="verify-result">
+        Open the link from the email exactly as it was sent. Signed in, you can ask for a new one on your profile.
+      </Alert>
+    );
+  } else if (verify.isSuccess) {
+    body = (
+      <Stack>
+        <Alert color="teal" variant="light" title="Your email address is confirmed" data-testid="verify-result">
+          Thank you. You can close this page or continue to Tessera.
+        </Alert>
+        <Button component={Link} href="/" fullWidth>
+          Continue
+        </Button>
+      </Stack>
+    );
+  } else if (verify.isError) {
+    const message = verify.error instanceof Error ? verify.error.message : 'Try again later.';
+    body = (
+      <Alert color="red" variant="light" title="We could not confirm your email address" data-testid="verify-result">
+        {message} Signed in, choose Resend on your profile to get a new link.
+      </Alert>
+    );
+  } else {
+    body = (
+      <Center py="lg">
+        <Loader size="sm" />
+      </Center>
+    );
+  }
+  return (
+    <AuthCard title="Confirm your email address" footer={footer}>
+      {body}
+    </AuthCard>
+  );
+}

@@ -1,0 +1,253 @@
+import { AppShell, Button, Container, Group, Menu, Modal, Stack, Text, TextInput, UnstyledButton } from '@mantine/core';
+import { useDisclosure } from '@mantine/hooks';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useState, type ReactNode } from 'react';
+import { Link, useLocation } from 'wouter';
+import type { Me } from '../../client/sdk.ts';
+import { api, fetchMe, meKey, rememberAccount, ROLE_LABELS, withCsrfRetry } from '../api.ts';
+import { Brand } from '../brand.tsx';
+import { countryName } from '../countries.ts';
+import { CountrySelect, FormAlert, FormStack, useFormErrors } from '../forms.tsx';
+
+type Membership = Me['accounts'][number];
+
+function Chevron() {
+  return (
+    <svg width="14" height="14" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="2.2" strokeLinecap="round" strokeLinejoin="round">
+      <path d="M6 9l6 6 6-6" />
+    </svg>
+  );
+}
+
+function Check() {
+  return (
+    <svg width="16" height="16" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="2.4" strokeLinecap="round" strokeLinejoin="round">
+      <path d="M5 12.5l4.5 4.5L19 7.5" />
+    </svg>
+  );
+}
+
+function Plus() {
+  return (
+    <svg width="16" height="16" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="2.2" strokeLinecap="round">
+      <path d="M12 5v14M5 12h14" />
+    </svg>
+  );
+}
+
+function Exit() {
+  return (
+    <svg width="16" height="16" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="2" strokeLinecap="round" strokeLinejoin="round">
+      <path d="M15 4h3a2 2 0 012 2v12a2 2 0 01-2 2h-3M10 17l5-5-5-5M15 12H4" />
+    </svg>
+  );
+}
+
+/** Initials of a company, for the round badge of the account menu. */
+function initials(name: string): string {
+  const words = name.trim().split(/\s+/).filter(Boolean);
+  return ((words[0]?.[0] ?? '?') + (words[1]?.[0] ?? '')).toUpperCase();
+}
+
+function AccountBadge({ name }: { name: string }) {
+  return (
+    <span className="account-initials" aria-hidden="true">
+      {initials(name)}
+    </span>
+  );
+}
+
+const CREATE_FIELDS = ['companyName', 'country'] as const;
+
+function CreateAccountModal({ opened, onClose, onCreated }: { opened: boolean; onClose: () => void; onCreated: (accountId: string) => void }) {
+  const [values, setValues] = useState({ companyName: '', country: null as string | null });
+  const errors = useFormErrors(CREATE_FIELDS);
+  const queryClient = useQueryClient();
+  const create = useMutation({
+    mutationFn: () => withCsrfRetry(() => api.createAccount({ companyName: values.companyName, country: values.country ?? '' })),
+    onMutate: () => errors.reset(),
+    onError: errors.capture,
+    onSuccess: async (account) => {
+      await queryClient.fetchQuery({ queryKey: meKey, queryFn: fetchMe, staleTime: 0 });
+      setValues({ companyName: '', country: null });
+      onCreated(account.id);
+    },
+  });
+  const close = () => {
+    errors.reset();
+    onClose();
+  };
+  return (
+    <Modal opened={opened} onClose={close} title="Create an account" centered radius="md" styles={{ title: { fontWeight: 650, fontSize: 'var(--mantine-font-size-lg)' } }} overlayProps={{ backgroundOpacity: 0.35, blur: 2 }}>
+      <Text size="sm" c="dimmed" mb="md">
+        A separate customer account with its own profile, team and billing. You will be its owner.
+      </Text>
+      <FormStack label="Create an account" onSubmit={() => create.mutate()}>
+        <TextInput
+          label="Company name"
+          data-autofocus
+         
+          value={values.companyName}
+          onChange={(e) => {
+            const companyName = e.currentTarget.value;
+            setValues((v) => ({ ...v, companyName }));
+            errors.clearField('companyName');
+          }}
+          {...errors.field('companyName')}
+        />
+        <CountrySelect
+          label="Country"
+         
+          value={values.country}
+          comboboxProps={{ shadow: 'md', withinPortal: true, zIndex: 1000 }}
+          onChange={(country) => {
+            setValues((v) => ({ ...v, country }));
+            errors.clearField('country');
+          }}
+          {...errors.field('country')}
+        />
+        <FormAlert problem={errors.problem} />
+        <Group justify="flex-end" mt="xs">
+          <Button variant="default" onClick={close}>
+            Cancel
+          </Button>
+          <Button type="submit" loading={create.isPending}>
+            Create account
+          </Button>
+        </Group>
+      </FormStack>
+    </Modal>
+  );
+}
+
+function AccountMenu({ me, current }: { me: Me; current: Membership | undefined }) {
+  const [, navigate] = useLocation();
+  const queryClient = useQueryClient();
+  const [creating, createModal] = useDisclosure(false);
+  const select = (accountId: string) => {
+    rememberAccount(accountId);
+    navigate(`/accounts/${accountId}/profile`);
+  };
+  const signOut = useMutation({
+    mutationFn: async () => {
+      try {
+        await withCsrfRetry(() => api.signOut());
+      } catch {
+        // a session that already ended is signed out all the same
+      }
+    },
+    onSettled: () => {
+      queryClient.clear();
+      queryClient.setQueryData(meKey, null);
+      navigate('/sign-in', { replace: true });
+    },
+  });
+  return (
+    <>
+      <Menu position="bottom-end" width={320} shadow="lg" radius="md" offset={6} withinPortal>
+        <Menu.Target>
+          <UnstyledButton className="account-button" aria-label="Account menu" data-testid="account-menu">
+            <Group gap={10} wrap="nowrap">
+              <AccountBadge name={current?.companyName ?? me.user.name} />
+              <div style={{ minWidth: 0 }}>
+                <Text size="sm" fw={600} truncate="end" maw={200} data-testid="current-account">
+                  {current?.companyName ?? 'No account selected'}
+                </Text>
+                <Text size="xs" c="dimmed" data-testid="current-role">
+                  {current ? ROLE_LABELS[current.role] : me.user.email}
+                </Text>
+              </div>
+              <Chevron />
+            </Group>
+          </UnstyledButton>
+        </Menu.Target>
+        <Menu.Dropdown>
+          <div className="menu-person">
+            <Text size="sm" fw={600}>
+              {me.user.name}
+            </Text>
+            <Text size="xs" c="dimmed" truncate="end">
+              {me.user.email}
+            </Text>
+          </div>
+          <Menu.Divider />
+          <Menu.Label>Switch account</Menu.Label>
+          {me.accounts.map((account) => (
+            <Menu.Item
+              key={account.id}
+              onClick={() => select(account.id)}
+              leftSection={<AccountBadge name={account.companyName} />}
+              rightSection={account.id === current?.id ? <span className="menu-check"><Check /></span> : null}
+              aria-current={account.id === current?.id ? 'true' : undefined}
+              data-testid="account-option"
+            >
+              <Text size="sm" fw={account.id === current?.id ? 600 : 500} truncate="end" maw={220}>
+                {account.companyName}
+              </Text>
+              <Text size="xs" c="dimmed">
+                {ROLE_LABELS[account.role]} · {countryName(account.country)}
+              </Text>
+            </Menu.Item>
+          ))}
+          <Menu.Divider />
+          <Menu.Item leftSection={<Plus />} onClick={createModal.open}>
+            Create account
+          </Menu.Item>
+          <Menu.Item leftSection={<Exit />} color="red" onClick={() => signOut.mutate()}>
+            Sign out
+          </Menu.Item>
+        </Menu.Dropdown>
+      </Menu>
+      <CreateAccountModal opened={creating} onClose={createModal.close} onCreated={(id) => { createModal.close(); select(id); }} />
+    </>
+  );
+}
+
+/** The frame of every signed-in page: the product in the header, the account menu top right. */
+export function SignedInLayout({ me, accountId, children }: { me: Me; accountId: string | null; children: ReactNode }) {
+  const current = me.accounts.find((a) => a.id === accountId);
+  return (
+    <AppShell header={{ height: 64 }} padding={0}>
+      <AppShell.Header className="app-header">
+        <Container size="lg" h="100%">
+          <Group h="100%" justify="space-between" wrap="nowrap">
+            <Group gap="lg" wrap="nowrap">
+              <Link href={current ? `/accounts/${current.id}/profile` : '/'} className="brand-link" aria-label="Tessera home">
+                <Brand />
+              </Link>
+              {current ? (
+                <nav aria-label="Sections" className="app-nav">
+                  <Link href={`/accounts/${current.id}/profile`} className={(active: boolean) => (active ? 'app-nav-link active' : 'app-nav-link')}>
+                    Profile
+                  </Link>
+                </nav>
+              ) : null}
+            </Group>
+            <AccountMenu me={me} current={current} />
+          </Group>
+        </Container>
+      </AppShell.Header>
+      <AppShell.Main className="app-main">
+        <Container size="lg" py="xl">
+          <Stack gap="lg" maw={760}>
+            {children}
+          </Stack>
+        </Container>
+      </AppShell.Main>
+    </AppShell>
+  );
+}
+
+export function NoAccountPage() {
+  return (
+    <Stack align="flex-start" gap="sm">
+      <Text fw={600}>You are not a member of any account.</Text>
+      <Text c="dimmed" size="sm">
+        Create one from the menu at the top right, or ask an owner to invite you.
+      </Text>
+      <Button component={Link} href="/" variant="light">
+        Reload
+      </Button>
+    </Stack>
+  );
+}
