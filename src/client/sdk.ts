@@ -88,7 +88,20 @@ export class TesseraClient {
 
   async #request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const unsafe = method !== 'GET' && method !== 'HEAD';
-    if (unsafe && this.#csrfToken === null) await this.refreshCsrfToken();
+    if (!unsafe) return this.#send<T>(method, path, body, false);
+    if (this.#csrfToken === null) await this.refreshCsrfToken();
+    try {
+      return await this.#send<T>(method, path, body, true);
+    } catch (error) {
+      // The token went stale (the session changed in another tab, the server key rotated):
+      // fetch a fresh one and try once more.
+      if (!(error instanceof TesseraError) || error.code !== 'csrf_failed') throw error;
+      await this.refreshCsrfToken();
+      return this.#send<T>(method, path, body, true);
+    }
+  }
+
+  async #send<T>(method: string, path: string, body: unknown, unsafe: boolean): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (unsafe && this.#csrfToken) headers['x-csrf-token'] = this.#csrfToken;
@@ -116,8 +129,7 @@ export class TesseraClient {
   }
 
   async refreshCsrfToken(): Promise<string> {
-    this.#csrfToken = '';
-    const { csrfToken } = await this.#request<{ csrfToken: string }>('GET', '/auth/csrf');
+    const { csrfToken } = await this.#send<{ csrfToken: string }>('GET', '/auth/csrf', undefined, false);
     return csrfToken;
   }
 

@@ -7,22 +7,6 @@ export const api = new TesseraClient();
 export const meKey = ['me'] as const;
 export const accountKey = (accountId: string) => ['account', accountId] as const;
 
-/**
- * Runs an unsafe call; if the CSRF token went stale (the session changed in another tab, say),
- * fetches a fresh one and tries once more.
- */
-export async function withCsrfRetry<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (error instanceof TesseraError && error.code === 'csrf_failed') {
-      await api.refreshCsrfToken();
-      return call();
-    }
-    throw error;
-  }
-}
-
 /** The signed-in person and their accounts, or null when nobody is signed in. */
 export async function fetchMe(): Promise<Me | null> {
   try {

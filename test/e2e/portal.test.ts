@@ -91,7 +91,7 @@ for (const backend of BACKENDS) {
         args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
       });
       const context = await browser.newContext({ baseURL: server.url, locale: 'en-US', reducedMotion: 'reduce', viewport: { width: 1280, height: 800 } });
-      context.setDefaultTimeout(10_000);
+      context.setDefaultTimeout(20_000); // generous: CI shares two cores with other suites
       page = await context.newPage();
     });
 

@@ -2,7 +2,7 @@ import { Alert, Anchor, Button, Center, Loader, Paper, PasswordInput, Stack, Tex
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { Link, useLocation, useSearch } from 'wouter';
-import { api, fetchMe, homePath, meKey, rememberAccount, withCsrfRetry } from '../api.ts';
+import { api, fetchMe, homePath, meKey, rememberAccount } from '../api.ts';
 import { Brand } from '../brand.tsx';
 import { CountrySelect, FormAlert, FormStack, useFormErrors } from '../forms.tsx';
 
@@ -58,7 +58,7 @@ export function RegisterPage() {
   const errors = useFormErrors(REGISTER_FIELDS);
   const enter = useEnterPortal();
   const register = useMutation({
-    mutationFn: () => withCsrfRetry(() => api.register({ ...values, country: values.country ?? '' })),
+    mutationFn: () => api.register({ ...values, country: values.country ?? '' }),
     onMutate: () => errors.reset(),
     onError: errors.capture,
     onSuccess: (result) => enter(result.account.id),
@@ -110,7 +110,7 @@ export function SignInPage() {
   const errors = useFormErrors(SIGN_IN_FIELDS);
   const enter = useEnterPortal();
   const signIn = useMutation({
-    mutationFn: () => withCsrfRetry(() => api.signIn(values)),
+    mutationFn: () => api.signIn(values),
     onMutate: () => errors.reset(),
     onError: errors.capture,
     onSuccess: () => enter(),
@@ -153,7 +153,7 @@ export function ForgotPasswordPage() {
   const [email, setEmail] = useState('');
   const errors = useFormErrors(FORGOT_FIELDS);
   const request = useMutation({
-    mutationFn: () => withCsrfRetry(() => api.requestPasswordReset(email)),
+    mutationFn: () => api.requestPasswordReset(email),
     onMutate: () => errors.reset(),
     onError: errors.capture,
   });
@@ -202,7 +202,7 @@ export function ResetPasswordPage() {
   const errors = useFormErrors(RESET_FIELDS);
   const queryClient = useQueryClient();
   const confirm = useMutation({
-    mutationFn: () => withCsrfRetry(() => api.confirmPasswordReset({ token, password })),
+    mutationFn: () => api.confirmPasswordReset({ token, password }),
     onMutate: () => errors.reset(),
     onError: errors.capture,
     // every session of the person ended, this one included
@@ -260,7 +260,7 @@ export function VerifyEmailPage() {
   const token = new URLSearchParams(useSearch()).get('token') ?? '';
   const queryClient = useQueryClient();
   const verify = useMutation({
-    mutationFn: () => withCsrfRetry(() => api.verifyEmail(token)),
+    mutationFn: () => api.verifyEmail(token),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: meKey }),
   });
   // the link is single-use: send it once, even if React mounts the page twice

@@ -4,7 +4,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState, type ReactNode } from 'react';
 import { Link, useLocation } from 'wouter';
 import type { Me } from '../../client/sdk.ts';
-import { api, fetchMe, meKey, rememberAccount, ROLE_LABELS, withCsrfRetry } from '../api.ts';
+import { api, fetchMe, meKey, rememberAccount, ROLE_LABELS } from '../api.ts';
 import { Brand } from '../brand.tsx';
 import { countryName } from '../countries.ts';
 import { CountrySelect, FormAlert, FormStack, useFormErrors } from '../forms.tsx';
@@ -64,7 +64,7 @@ function CreateAccountModal({ opened, onClose, onCreated }: { opened: boolean; o
   const errors = useFormErrors(CREATE_FIELDS);
   const queryClient = useQueryClient();
   const create = useMutation({
-    mutationFn: () => withCsrfRetry(() => api.createAccount({ companyName: values.companyName, country: values.country ?? '' })),
+    mutationFn: () => api.createAccount({ companyName: values.companyName, country: values.country ?? '' }),
     onMutate: () => errors.reset(),
     onError: errors.capture,
     onSuccess: async (account) => {
@@ -131,7 +131,7 @@ function AccountMenu({ me, current }: { me: Me; current: Membership | undefined 
   const signOut = useMutation({
     mutationFn: async () => {
       try {
-        await withCsrfRetry(() => api.signOut());
+        await api.signOut();
       } catch {
         // a session that already ended is signed out all the same
       }

@@ -2,11 +2,11 @@ import { Alert, Button, Center, Divider, Group, Loader, Paper, Stack, Switch, Te
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { TesseraError, type Account, type Me } from '../../client/sdk.ts';
-import { accountKey, api, meKey, ROLE_LABELS, withCsrfRetry } from '../api.ts';
+import { accountKey, api, meKey, ROLE_LABELS } from '../api.ts';
 import { CountrySelect, FormAlert, FormStack, useFormErrors } from '../forms.tsx';
 
 function VerifyEmailBanner({ me }: { me: Me }) {
-  const resend = useMutation({ mutationFn: () => withCsrfRetry(() => api.resendVerificationEmail()) });
+  const resend = useMutation({ mutationFn: () => api.resendVerificationEmail() });
   if (me.user.emailVerified) return null;
   const error = resend.error instanceof TesseraError ? resend.error : null;
   return (
@@ -36,9 +36,7 @@ function ProfileForm({ account, canEdit }: { account: Account; canEdit: boolean 
   const queryClient = useQueryClient();
   const save = useMutation({
     mutationFn: () =>
-      withCsrfRetry(() =>
-        api.updateAccount(account.id, { companyName: values.companyName, country: values.country ?? '', emailNotifications: values.emailNotifications }),
-      ),
+      api.updateAccount(account.id, { companyName: values.companyName, country: values.country ?? '', emailNotifications: values.emailNotifications }),
     onMutate: () => errors.reset(),
     onError: errors.capture,
     onSuccess: async (saved) => {
