@@ -116,6 +116,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     getToken: (request) => request.headers['x-csrf-token'] as string | undefined,
   });
 
+  // While closing, answers end their connection. Node's server.close() ends only the connections
+  // idle at that moment: one whose request is still running stays open after its answer for the
+  // keep-alive timeout (72 s), so the drain outlived its grace period and exited 1 unclosed.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close');
+    done(null, payload);
+  });
+
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     if (!request.url.startsWith('/api/')) return;
