@@ -105,6 +105,15 @@ for (const backend of BACKENDS) {
       assert.notEqual(unsafe.headers['x-request-id'], 'a\u0000b c');
     });
 
+    it('sends security headers: no framing, no sniffing, our own scripts only', async () => {
+      const response = await t.app.inject({ method: 'GET', url: '/api/v1/me' });
+      assert.equal(response.headers['x-frame-options'], 'DENY');
+      assert.equal(response.headers['x-content-type-options'], 'nosniff');
+      const csp = String(response.headers['content-security-policy']);
+      assert.match(csp, /frame-ancestors 'none'/);
+      assert.match(csp, /script-src 'self'(;|$)/);
+    });
+
     it('reports health and readiness', async () => {
       assert.deepEqual((await t.app.inject({ method: 'GET', url: '/healthz' })).json(), { status: 'ok' });
       assert.deepEqual((await t.app.inject({ method: 'GET', url: '/readyz' })).json(), { status: 'ready', database: 'ok', migrations: 'applied' });
