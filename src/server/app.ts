@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
-import fastifyHelmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import scalar from '@scalar/fastify-api-reference';
@@ -27,6 +26,7 @@ import { accountRoutes } from './domain/accounts/routes.ts';
 import { healthRoutes } from './http/health.ts';
 import { registerProblemHandlers, sendProblem } from './http/problem-handler.ts';
 import { problemTypeRoutes } from './http/problem-types.ts';
+import { API_REFERENCE_HEADERS, SECURITY_HEADERS } from './http/security-headers.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
 import type { Services } from './services.ts';
 
@@ -129,34 +129,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     done(null, payload);
   });
 
-  // The rendered API reference runs an inline script of its own; everything else is held to a
-  // strict policy: our own scripts only, no framing, no sniffing.
-  app.addHook('onRoute', (route) => {
-    if (route.url.startsWith('/api/docs')) (route as { helmet?: unknown }).helmet = { contentSecurityPolicy: false };
-  });
-  await app.register(fastifyHelmet, {
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        // the component library injects <style> elements at run time
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-        fontSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'"],
-        frameAncestors: ["'none'"],
-        formAction: ["'self'"],
-        objectSrc: ["'none'"],
-        baseUri: ["'self'"],
-        upgradeInsecureRequests: null,
-      },
-    },
-    frameguard: { action: 'deny' },
-    // HSTS only makes sense once the operator serves https; a reverse proxy usually sets it.
-    strictTransportSecurity: false,
-  });
-
   app.addHook('onRequest', async (request, reply) => {
+    reply.headers(request.url.startsWith('/api/docs') ? API_REFERENCE_HEADERS : SECURITY_HEADERS);
     reply.header('x-request-id', request.id);
     if (!request.url.startsWith('/api/')) return;
     request.principal = await sessions.resolve(request.cookies[SESSION_COOKIE]);

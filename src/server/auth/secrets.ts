@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * Secrets handed to people and programs: a readable prefix, 256 random bits and a checksum,
@@ -12,7 +12,7 @@ const BODY_CHARS = 43; // base64url of 32 bytes
 const CHECKSUM_CHARS = 6;
 
 function checksum(text: string): string {
-  return createHash('sha256').update(text).digest('base64url').slice(0, CHECKSUM_CHARS);
+  return hash('sha256', text, 'base64url').slice(0, CHECKSUM_CHARS);
 }
 
 export function generateSecret(prefix: SecretPrefix): string {
@@ -32,5 +32,5 @@ export function isWellFormedSecret(secret: string, prefix: SecretPrefix): boolea
 }
 
 export function hashSecret(secret: string): Buffer {
-  return createHash('sha256').update(secret).digest();
+  return hash('sha256', secret, 'buffer');
 }
