@@ -78,7 +78,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       conflict('This email is already registered. Sign in, or reset your password.', [
         { field: 'email', code: 'already_registered', message: 'This email is already registered' },
       ]);
-    if (await database.inSystem((tx) => findUserByEmail(tx, body.email))) throw alreadyRegistered();
+    if (await findUserByEmail(database.db, body.email)) throw alreadyRegistered();
     const passwordHash = await hashPassword(body.password);
     const result = await database
       .inSystem(async (tx) => {
@@ -116,14 +116,14 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       { key: `sign-in:email:${email}`, rule: SIGN_IN_RULES.email },
       { key: `sign-in:address:${request.ip}`, rule: SIGN_IN_RULES.address },
     ];
-    await throttle.check(keys);
-    const user = await database.inSystem((tx) => findUserByEmail(tx, email));
+    const counted = await throttle.check(keys);
+    const user = await findUserByEmail(database.db, email);
     const valid = await verifyPassword(user?.password_hash ?? null, request.body.password);
     if (!user || !valid) {
       await throttle.fail(keys);
       throw new AppError('invalid_credentials', 'Email or password is incorrect.');
     }
-    await throttle.clear(keys[0]!.key);
+    if (counted.has(keys[0]!.key)) await throttle.clear(keys[0]!.key);
     const context = { ...changeContext(request, clock), actor: { type: 'user' as const, id: user.id } };
     const previous = request.principal;
     const csrfToken = await database.inSystem(async (tx) => {

@@ -32,14 +32,16 @@ export class Throttle {
     this.#clock = clock;
   }
 
-  /** Refuses with 429 and Retry-After while any key is blocked. */
-  async check(keys: ThrottleKey[]): Promise<void> {
+  /**
+   * Refuses with 429 and Retry-After while any key is blocked; otherwise returns the keys that
+   * have failures on record (so a success clears only what exists).
+   */
+  async check(keys: ThrottleKey[]): Promise<Set<string>> {
     const now = this.#clock.now();
     const rows = await this.#database.db
       .selectFrom('sign_in_throttle')
-      .select(['blocked_until'])
+      .select(['key', 'blocked_until'])
       .where('key', 'in', keys.map((k) => k.key))
-      .where('blocked_until', '>', now)
       .execute();
     const until = Math.max(0, ...rows.map((r) => r.blocked_until?.getTime() ?? 0));
     if (until > now.getTime()) {
@@ -48,6 +50,7 @@ export class Throttle {
         headers: { 'retry-after': String(seconds) },
       });
     }
+    return new Set(rows.map((r) => r.key));
   }
 
   async fail(keys: ThrottleKey[]): Promise<void> {

@@ -1,12 +1,13 @@
 import { uuidv7 } from 'uuidv7';
-import type { Tx } from '../../db/database.ts';
+import type { Database, Tx } from '../../db/database.ts';
 import type { EmailTokenPurpose, UsersTable } from '../../db/schema.ts';
 import { generateSecret, hashSecret, isWellFormedSecret } from '../../auth/secrets.ts';
 import { AppError } from '../../http/errors.ts';
 
 export type UserRow = UsersTable;
 
-export function findUserByEmail(tx: Tx, email: string): Promise<UserRow | undefined> {
+/** A single read needs no transaction of its own: pass the database's Kysely instance. */
+export function findUserByEmail(tx: Tx | Database['db'], email: string): Promise<UserRow | undefined> {
   return tx
     .selectFrom('users')
     .selectAll()
