@@ -1,19 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { TesseraError } from '../../src/client/sdk.ts';
 import { BACKENDS } from '../support/databases.ts';
-import { registerPerson, startTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.ts';
-
-async function problemOf(promise: Promise<unknown>): Promise<TesseraError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof TesseraError) return error;
-    throw error;
-  }
-  assert.fail('expected a problem answer');
-}
+import { problemOf, registerPerson, startTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.ts';
 
 for (const backend of BACKENDS) {
   describe(`accounts (${backend})`, () => {

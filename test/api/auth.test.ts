@@ -1,19 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { TesseraError } from '../../src/client/sdk.ts';
 import { BACKENDS } from '../support/databases.ts';
-import { registerPerson, startTestApp, STRONG_PASSWORD, uniqueEmail, type TestApp } from '../support/app.ts';
+import { problemOf, registerPerson, startTestApp, STRONG_PASSWORD, uniqueEmail, type TestApp } from '../support/app.ts';
 import { SmtpInbox } from '../support/smtp.ts';
-
-async function problemOf(promise: Promise<unknown>): Promise<TesseraError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof TesseraError) return error;
-    throw error;
-  }
-  assert.fail('expected a problem answer');
-}
 
 for (const backend of BACKENDS) {
   describe(`sign-up and sign-in (${backend})`, () => {

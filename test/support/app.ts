@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/server/app.ts';
 import { ManualClock } from '../../src/server/clock.ts';
 import { parseConfig, type ConfigInput } from '../../src/server/config.ts';
-import { TesseraClient } from '../../src/client/sdk.ts';
+import assert from 'node:assert/strict';
+import { TesseraClient, TesseraError } from '../../src/client/sdk.ts';
 import { openTestDatabase, type Backend, type TestDatabase } from './databases.ts';
 import { SmtpInbox } from './smtp.ts';
 
@@ -87,4 +88,15 @@ export async function registerPerson(t: TestApp, overrides: Partial<{ name: stri
     country: overrides.country ?? 'GB',
   });
   return { client, email, user: registered.user, account: registered.account };
+}
+
+/** The problem a call answered with; fails the test when the call succeeds. */
+export async function problemOf(promise: Promise<unknown>): Promise<TesseraError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof TesseraError) return error;
+    throw error;
+  }
+  assert.fail('expected a problem answer');
 }
