@@ -12,6 +12,17 @@ import type {
   User,
 } from '../shared/contracts.ts';
 import type { FieldError, Problem } from '../shared/problems.ts';
+import type {
+  AddedTeamMember,
+  CreateLoginTokenBody,
+  CreateTeamMemberBody,
+  IssuedLoginToken,
+  LoginToken,
+  MemberCredentialsBody,
+  TeamMember,
+  TeamOverview,
+  UpdateTeamMemberBody,
+} from '../shared/team.ts';
 
 /** A problem document answered by the server, as a typed error. */
 export class TesseraError extends Error {
@@ -167,6 +178,46 @@ export class TesseraClient {
   updateAccount(accountId: string, patch: UpdateAccountBody): Promise<Account> {
     return this.#request('PATCH', `/accounts/${encodeURIComponent(accountId)}`, patch);
   }
+
+  // Team members and their login tokens
+
+  getTeam(accountId: string): Promise<TeamOverview> {
+    return this.#request('GET', `${memberPath(accountId)}`);
+  }
+  addTeamMember(accountId: string, body: CreateTeamMemberBody): Promise<AddedTeamMember> {
+    return this.#request('POST', memberPath(accountId), body);
+  }
+  updateTeamMember(accountId: string, memberId: string, patch: UpdateTeamMemberBody): Promise<TeamMember> {
+    return this.#request('PATCH', memberPath(accountId, memberId), patch);
+  }
+  async removeTeamMember(accountId: string, memberId: string): Promise<void> {
+    await this.#request('DELETE', memberPath(accountId, memberId));
+  }
+  setMemberCredentials(accountId: string, memberId: string, body: MemberCredentialsBody): Promise<TeamMember> {
+    return this.#request('PUT', `${memberPath(accountId, memberId)}/credentials`, body);
+  }
+  removeMemberCredentials(accountId: string, memberId: string): Promise<TeamMember> {
+    return this.#request('DELETE', `${memberPath(accountId, memberId)}/credentials`);
+  }
+  async listLoginTokens(accountId: string, memberId: string): Promise<LoginToken[]> {
+    return (await this.#request<{ items: LoginToken[] }>('GET', `${memberPath(accountId, memberId)}/tokens`)).items;
+  }
+  createLoginToken(accountId: string, memberId: string, body: CreateLoginTokenBody): Promise<IssuedLoginToken> {
+    return this.#request('POST', `${memberPath(accountId, memberId)}/tokens`, body);
+  }
+  /** The login token itself again, for copying (owners; recorded in the audit log). */
+  async revealLoginToken(accountId: string, memberId: string, tokenId: string): Promise<string> {
+    const path = `${memberPath(accountId, memberId)}/tokens/${encodeURIComponent(tokenId)}/secret`;
+    return (await this.#request<{ secret: string }>('GET', path)).secret;
+  }
+  async revokeLoginToken(accountId: string, memberId: string, tokenId: string): Promise<void> {
+    await this.#request('DELETE', `${memberPath(accountId, memberId)}/tokens/${encodeURIComponent(tokenId)}`);
+  }
 }
 
-export type { Account, Me, User };
+function memberPath(accountId: string, memberId?: string): string {
+  const base = `/accounts/${encodeURIComponent(accountId)}/members`;
+  return memberId ? `${base}/${encodeURIComponent(memberId)}` : base;
+}
+
+export type { Account, Me, User, TeamMember, TeamOverview, LoginToken, IssuedLoginToken, AddedTeamMember };

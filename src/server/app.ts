@@ -23,6 +23,10 @@ import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { accountRoutes } from './domain/accounts/routes.ts';
+import { memberRoutes } from './domain/members/routes.ts';
+import { clientRoutes } from './client-api/routes.ts';
+import { ClientSessionStore } from './client-api/sessions.ts';
+import { createSealer } from './auth/sealing.ts';
 import { healthRoutes } from './http/health.ts';
 import { registerProblemHandlers, sendProblem } from './http/problem-handler.ts';
 import { problemTypeRoutes } from './http/problem-types.ts';
@@ -89,13 +93,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     maxAgeMs: config.sessionMaxDays * 86_400_000,
     cacheMs: config.sessionCacheSeconds * 1000,
   });
+  const clientSessions = new ClientSessionStore(database, clock, {
+    accessTtlMs: config.clientAccessTokenSeconds * 1000,
+    refreshTtlMs: config.clientRefreshTokenDays * 86_400_000,
+    reuseGraceMs: config.clientRefreshGraceSeconds * 1000,
+    cacheMs: config.clientTokenCacheSeconds * 1000,
+  });
   await sessions.start();
+  await clientSessions.start();
   const mailer = options.mailer ?? createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, log: app.log });
   const services: Services = {
     config,
     database,
     clock,
     sessions,
+    clientSessions,
+    sealer: createSealer(options.secret),
     throttle: new Throttle(database, clock),
     mailer,
     publicUrl: (config.publicUrl ?? `http://localhost:${config.port}`).replace(/\/$/, ''),
@@ -104,6 +117,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorateRequest('principal', null);
   app.addHook('onClose', async () => {
     await sessions.stop();
+    await clientSessions.stop();
     mailer.close();
   });
 
@@ -155,6 +169,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         securitySchemes: {
           portalSession: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'Portal session cookie' },
           csrfToken: { type: 'apiKey', in: 'header', name: 'X-CSRF-Token', description: 'From GET /api/v1/auth/csrf or the sign-in answer; required on unsafe methods' },
+          clientAccessToken: { type: 'http', scheme: 'bearer', description: 'Desktop client access token from POST /client/v1/token' },
         },
       },
     },
@@ -164,11 +179,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   // Every operation documents its problem answers, so the document cannot omit them.
+  // (The token endpoint's own OAuth error bodies are declared on it as 400 and 429.)
   app.addHook('onRoute', (route) => {
-    if (!route.url.startsWith(API_PREFIX) || !route.schema) return;
+    const api = route.url.startsWith(API_PREFIX);
+    if (!route.schema || !(api || route.url.startsWith('/client/v1'))) return;
     const schema = route.schema as { response?: Record<string, unknown>; security?: unknown };
-    schema.response = { ...schema.response, '4XX': ProblemDocument, '5XX': ProblemDocument };
-    schema.security ??= [{ portalSession: [], csrfToken: [] }];
+    if (!schema.response?.['400']) schema.response = { ...schema.response, '4XX': ProblemDocument, '5XX': ProblemDocument };
+    if (api) schema.security ??= [{ portalSession: [], csrfToken: [] }];
   });
 
   await app.register(
@@ -176,10 +193,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(problemTypeRoutes);
       await api.register(authRoutes);
       await api.register(accountRoutes);
+      await api.register(memberRoutes);
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: API_PREFIX },
   );
+  await app.register(clientRoutes, { prefix: '/client/v1' });
   // Probes live at the root, where orchestrators look for them.
   await app.register(healthRoutes);
 

@@ -28,6 +28,12 @@ const ConfigSchema = z.object({
   sessionMaxDays: z.coerce.number().positive().default(30),
   /** How long a resolved session stays in the per-node cache (bounds cross-node staleness). */
   sessionCacheSeconds: z.coerce.number().min(0).default(5),
+  /** Desktop clients: access-token lifetime, refresh-token lifetime, grace for a lost refresh answer. */
+  clientAccessTokenSeconds: z.coerce.number().int().positive().default(900),
+  clientRefreshTokenDays: z.coerce.number().positive().default(30),
+  clientRefreshGraceSeconds: z.coerce.number().min(0).default(10),
+  /** How long a resolved access token stays in the per-node cache (bounds cross-node staleness). */
+  clientTokenCacheSeconds: z.coerce.number().min(0).default(5),
   bodyLimitBytes: z.coerce.number().int().positive().default(64 * 1024),
   shutdownGraceMs: z.coerce.number().int().positive().default(10_000),
 });
@@ -65,6 +71,10 @@ const ENV_NAMES: Record<keyof ConfigInput, string> = {
   sessionIdleHours: 'TESSERA_SESSION_IDLE_HOURS',
   sessionMaxDays: 'TESSERA_SESSION_MAX_DAYS',
   sessionCacheSeconds: 'TESSERA_SESSION_CACHE_SECONDS',
+  clientAccessTokenSeconds: 'TESSERA_CLIENT_ACCESS_TOKEN_SECONDS',
+  clientRefreshTokenDays: 'TESSERA_CLIENT_REFRESH_TOKEN_DAYS',
+  clientRefreshGraceSeconds: 'TESSERA_CLIENT_REFRESH_GRACE_SECONDS',
+  clientTokenCacheSeconds: 'TESSERA_CLIENT_TOKEN_CACHE_SECONDS',
   bodyLimitBytes: 'TESSERA_BODY_LIMIT_BYTES',
   shutdownGraceMs: 'TESSERA_SHUTDOWN_GRACE_MS',
 };

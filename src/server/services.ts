@@ -4,6 +4,8 @@ import type { Database } from './db/database.ts';
 import type { Mailer } from './mail/mailer.ts';
 import type { SessionStore } from './auth/sessions.ts';
 import type { Throttle } from './auth/throttle.ts';
+import type { Sealer } from './auth/sealing.ts';
+import type { ClientSessionStore } from './client-api/sessions.ts';
 
 /** What route plugins reach through `app.services`; built once by buildApp. */
 export interface Services {
@@ -11,6 +13,10 @@ export interface Services {
   database: Database;
   clock: Clock;
   sessions: SessionStore;
+  /** Desktop sessions of team members. */
+  clientSessions: ClientSessionStore;
+  /** Seals the secrets owners may see again (login tokens). */
+  sealer: Sealer;
   throttle: Throttle;
   mailer: Mailer;
   /** Base address for links in emails, without a trailing slash. */

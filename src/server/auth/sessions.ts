@@ -1,7 +1,7 @@
-import { sql } from 'kysely';
 import type { Clock } from '../clock.ts';
 import type { Database, Tx } from '../db/database.ts';
 import type { AccountMembership, User } from '../../shared/contracts.ts';
+import { NotifiedCache } from './notified-cache.ts';
 import { generateSecret, hashSecret, isWellFormedSecret } from './secrets.ts';
 
 /** A person signed in to the portal, as every request sees them. */
@@ -19,17 +19,18 @@ export interface PortalPrincipal {
  */
 export type SessionChange = { session: string } | { user: string } | { account: string };
 
-const CHANNEL = 'tessera_sessions';
-const CACHE_LIMIT = 10_000;
 /** last_seen_at is written at most this often per session, not on every request. */
 const TOUCH_EVERY_MS = 60_000;
 
 interface Cached {
   principal: PortalPrincipal;
-  userId: string;
-  accountIds: string[];
-  freshUntil: number;
   lastSeenAt: number;
+}
+
+function matches(entry: Cached, change: SessionChange): boolean {
+  if ('session' in change) return entry.principal.sessionKey === change.session;
+  if ('user' in change) return entry.principal.user.id === change.user;
+  return entry.principal.accounts.some((a) => a.id === change.account);
 }
 
 export interface SessionPolicy {
@@ -69,28 +70,21 @@ export class SessionStore {
   readonly #database: Database;
   readonly #clock: Clock;
   readonly #policy: SessionPolicy;
-  readonly #cache = new Map<string, Cached>();
-  #unlisten: (() => Promise<void>) | null = null;
+  readonly #cache: NotifiedCache<Cached, SessionChange>;
 
   constructor(database: Database, clock: Clock, policy: SessionPolicy) {
     this.#database = database;
     this.#clock = clock;
     this.#policy = policy;
+    this.#cache = new NotifiedCache({ database, channel: 'tessera_sessions', ttlMs: policy.cacheMs, matches });
   }
 
-  async start(): Promise<void> {
-    this.#unlisten = await this.#database.listen(CHANNEL, (payload) => {
-      try {
-        this.forget(JSON.parse(payload) as SessionChange);
-      } catch {
-        this.#cache.clear();
-      }
-    });
+  start(): Promise<void> {
+    return this.#cache.start();
   }
 
-  async stop(): Promise<void> {
-    await this.#unlisten?.();
-    this.#cache.clear();
+  stop(): Promise<void> {
+    return this.#cache.stop();
   }
 
   /** Opens a session inside the caller's transaction; returns the secret for the cookie. */
@@ -119,10 +113,8 @@ export class SessionStore {
     const idHash = hashSecret(secret);
     const key = idHash.toString('hex');
     const now = this.#clock.now().getTime();
-    const cached = this.#cache.get(key);
-    if (cached && cached.freshUntil > now) {
-      if (now - cached.lastSeenAt < TOUCH_EVERY_MS) return cached.principal;
-    }
+    const cached = this.#cache.get(key, now);
+    if (cached && now - cached.lastSeenAt < TOUCH_EVERY_MS) return cached.principal;
     return this.#load(idHash, key, now);
   }
 
@@ -148,14 +140,7 @@ export class SessionStore {
     }
     const accounts = await loadMemberships(this.#database.db, row.id);
     const principal: PortalPrincipal = { kind: 'user', sessionKey: key, user: toUser(row), accounts };
-    if (this.#cache.size >= CACHE_LIMIT) this.#cache.delete(this.#cache.keys().next().value as string);
-    this.#cache.set(key, {
-      principal,
-      userId: row.id,
-      accountIds: accounts.map((a) => a.id),
-      freshUntil: now + this.#policy.cacheMs,
-      lastSeenAt,
-    });
+    this.#cache.set(key, { principal, lastSeenAt }, now);
     return principal;
   }
 
@@ -171,24 +156,8 @@ export class SessionStore {
     await query.execute();
   }
 
-  /**
-   * Call after a change commits: drops this node's copy at once and tells the other nodes. Were
-   * the notification lost (a node crashing in between), the cache lifetime bounds the staleness.
-   */
-  async forgetEverywhere(change: SessionChange): Promise<void> {
-    this.forget(change);
-    await sql`select pg_notify(${CHANNEL}, ${JSON.stringify(change)})`.execute(this.#database.db);
-  }
-
-  forget(change: SessionChange): void {
-    if ('session' in change) {
-      this.#cache.delete(change.session);
-      return;
-    }
-    for (const [key, entry] of this.#cache) {
-      if ('user' in change ? entry.userId === change.user : entry.accountIds.includes(change.account)) {
-        this.#cache.delete(key);
-      }
-    }
+  /** Call after a change commits: every node drops what it cached about it. */
+  forgetEverywhere(change: SessionChange): Promise<void> {
+    return this.#cache.forgetEverywhere(change);
   }
 }

@@ -16,6 +16,7 @@ export interface AccountsTable {
   company_name: string;
   country: string;
   email_notifications: Generated<boolean>;
+  plan_id: Generated<string>;
   created_at: Date;
   updated_at: Date;
 }
@@ -88,6 +89,58 @@ export interface SignInThrottleTable {
   blocked_until: Date | null;
 }
 
+export interface TeamMembersTable {
+  account_id: string;
+  id: string;
+  name: string;
+  connection_limit: number | null;
+  credentials_email: string | null;
+  credentials_password: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface LoginTokensTable {
+  account_id: string;
+  id: string;
+  member_id: string;
+  label: string;
+  token_hash: Uint8Array;
+  token_sealed: Uint8Array;
+  token_prefix: string;
+  created_at: Date;
+  expires_at: Date | null;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+export type ClientGrant = 'login_token' | 'password';
+
+export interface ClientSessionsTable {
+  account_id: string;
+  id: string;
+  member_id: string;
+  login_token_id: string | null;
+  grant_type: ClientGrant;
+  created_at: Date;
+  refreshed_at: Date;
+  revoked_at: Date | null;
+  revoked_reason: string | null;
+  client_address: string | null;
+  user_agent: string | null;
+}
+
+export interface ClientTokensTable {
+  account_id: string;
+  token_hash: Uint8Array;
+  session_id: string;
+  kind: 'access' | 'refresh';
+  issued_at: Date;
+  expires_at: Date;
+  used_at: Date | null;
+  rotated_to: Uint8Array | null;
+}
+
 export interface DB {
   users: UsersTable;
   accounts: AccountsTable;
@@ -97,6 +150,10 @@ export interface DB {
   sessions: SessionsTable;
   email_tokens: EmailTokensTable;
   sign_in_throttle: SignInThrottleTable;
+  team_members: TeamMembersTable;
+  login_tokens: LoginTokensTable;
+  client_sessions: ClientSessionsTable;
+  client_tokens: ClientTokensTable;
 }
 
 /**

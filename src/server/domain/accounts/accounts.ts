@@ -1,12 +1,14 @@
+import type { Selectable } from 'kysely';
 import { uuidv7 } from 'uuidv7';
 import type { Account, CreateAccountBody, UpdateAccountBody } from '../../../shared/contracts.ts';
 import type { Database } from '../../db/database.ts';
 import type { AccountsTable } from '../../db/schema.ts';
 import { notFound } from '../../http/errors.ts';
 import { recordAccountChange, type ChangeContext } from '../audit/record.ts';
+import { DEFAULT_PLAN_ID } from '../plans/catalog.ts';
 import type { Tx } from '../../db/database.ts';
 
-type AccountRow = Omit<AccountsTable, 'email_notifications'> & { email_notifications: boolean };
+type AccountRow = Selectable<AccountsTable>;
 
 export function toAccount(row: AccountRow): Account {
   return {
@@ -31,6 +33,7 @@ export async function insertAccountWithOwner(
     company_name: input.companyName,
     country: input.country,
     email_notifications: true,
+    plan_id: DEFAULT_PLAN_ID,
     created_at: context.now,
     updated_at: context.now,
   };

@@ -1,0 +1,116 @@
+import { LOGIN_TOKEN_GRANT, type ClientMe, type OAuthError, type TokenResponse } from '../shared/client-api.ts';
+import type { Problem } from '../shared/problems.ts';
+import { TesseraError } from './sdk.ts';
+
+/** An OAuth 2.0 error from the token endpoint (RFC 6749 §5.2). */
+export class TesseraOAuthError extends Error {
+  readonly status: number;
+  readonly error: OAuthError['error'];
+  constructor(status: number, body: OAuthError) {
+    super(body.error_description);
+    this.name = 'TesseraOAuthError';
+    this.status = status;
+    this.error = body.error;
+  }
+}
+
+export interface DesktopClientOptions {
+  baseUrl?: string;
+  fetch?: typeof fetch;
+  userAgent?: string;
+  /** Called whenever a new token pair arrives, so the program can store the refresh token. */
+  onTokens?: (tokens: TokenResponse) => void;
+}
+
+/**
+ * The desktop program's side of Tessera (/client/v1): sign in with a login token or member
+ * credentials, keep the token pair fresh, and call the client API.
+ */
+export class TesseraDesktopClient {
+  readonly #baseUrl: string;
+  readonly #fetch: typeof fetch;
+  readonly #options: DesktopClientOptions;
+  #tokens: TokenResponse | null = null;
+
+  constructor(options: DesktopClientOptions = {}) {
+    this.#baseUrl = (options.baseUrl ?? '').replace(/\/$/, '');
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#options = options;
+  }
+
+  get tokens(): TokenResponse | null {
+    return this.#tokens;
+  }
+
+  /** Resume with a refresh token stored earlier. */
+  useRefreshToken(refreshToken: string): void {
+    this.#tokens = { access_token: '', token_type: 'Bearer', expires_in: 0, refresh_token: refreshToken };
+  }
+
+  signInWithLoginToken(loginToken: string): Promise<TokenResponse> {
+    return this.#token({ grant_type: LOGIN_TOKEN_GRANT, login_token: loginToken });
+  }
+
+  signInWithPassword(email: string, password: string): Promise<TokenResponse> {
+    return this.#token({ grant_type: 'password', username: email, password });
+  }
+
+  refresh(): Promise<TokenResponse> {
+    if (!this.#tokens) throw new Error('Sign in first');
+    return this.#token({ grant_type: 'refresh_token', refresh_token: this.#tokens.refresh_token });
+  }
+
+  /** Ends this desktop session (RFC 7009). */
+  async signOut(): Promise<void> {
+    if (!this.#tokens) return;
+    await this.#form('/client/v1/revoke', { token: this.#tokens.refresh_token, token_type_hint: 'refresh_token' });
+    this.#tokens = null;
+  }
+
+  me(): Promise<ClientMe> {
+    return this.#authorized('GET', '/client/v1/me');
+  }
+
+  async #token(form: Record<string, string>): Promise<TokenResponse> {
+    const response = await this.#form('/client/v1/token', form);
+    const body = (await response.json()) as TokenResponse | OAuthError;
+    if (!response.ok) throw new TesseraOAuthError(response.status, body as OAuthError);
+    this.#tokens = body as TokenResponse;
+    this.#options.onTokens?.(this.#tokens);
+    return this.#tokens;
+  }
+
+  #form(path: string, form: Record<string, string>): Promise<Response> {
+    return this.#fetch(`${this.#baseUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...this.#agent() },
+      body: new URLSearchParams(form).toString(),
+    });
+  }
+
+  #agent(): Record<string, string> {
+    return this.#options.userAgent ? { 'user-agent': this.#options.userAgent } : {};
+  }
+
+  /** Calls with the access token; on 401 refreshes once and tries again. */
+  async #authorized<T>(method: string, path: string): Promise<T> {
+    if (!this.#tokens) throw new Error('Sign in first');
+    if (!this.#tokens.access_token) await this.refresh();
+    let response = await this.#call(method, path);
+    if (response.status === 401) {
+      await this.refresh();
+      response = await this.#call(method, path);
+    }
+    const text = await response.text();
+    const data = text ? JSON.parse(text) : null;
+    if (!response.ok) throw new TesseraError(data as Problem);
+    return data as T;
+  }
+
+  #call(method: string, path: string): Promise<Response> {
+    return this.#fetch(`${this.#baseUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.#tokens!.access_token}`, accept: 'application/json', ...this.#agent() },
+    });
+  }
+}

@@ -1,0 +1,166 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { ClientMe, OAuthError, RevokeRequest, TokenRequest, TokenResponse, LOGIN_TOKEN_GRANT } from '../../shared/client-api.ts';
+import { SIGN_IN_RULES, type ThrottleKey } from '../auth/throttle.ts';
+import { changeContext } from '../http/context.ts';
+import { AppError } from '../http/errors.ts';
+import { planOf } from '../domain/plans/catalog.ts';
+import { exchangeLoginToken, exchangePassword, OAuthFailure, refreshPair, revokeToken } from './grants.ts';
+import type { ClientPrincipal } from './sessions.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    client: ClientPrincipal | null;
+  }
+}
+
+/** Guessing login and refresh tokens is counted per client address. */
+export const CLIENT_TOKEN_RULE = { limit: 30, windowMs: 15 * 60_000, blockMs: 60_000, maxBlockMs: 60 * 60_000 };
+
+const GRANTS = new Set([LOGIN_TOKEN_GRANT, 'password', 'refresh_token']);
+
+function sendOAuthError(reply: FastifyReply, failure: OAuthFailure) {
+  return reply
+    .code(failure.status)
+    .headers({ 'cache-control': 'no-store', pragma: 'no-cache', ...failure.headers })
+    .type('application/json')
+    .serializer(JSON.stringify)
+    .send({ error: failure.error, error_description: failure.message });
+}
+
+/** The bearer access token of a client request, or a 401 problem naming the reason. */
+export function requireClient(request: FastifyRequest): ClientPrincipal {
+  if (!request.client) {
+    throw new AppError('unauthenticated', 'Send a valid access token: Authorization: Bearer <access_token>.', {
+      headers: { 'www-authenticate': 'Bearer realm="tessera", error="invalid_token"' },
+    });
+  }
+  return request.client;
+}
+
+/** The desktop client's API: OAuth 2.0 token endpoint, revocation, and what the client reads. */
+export const clientRoutes: FastifyPluginAsyncZod = async (app) => {
+  const { database, clock, throttle, clientSessions } = app.services;
+
+  // RFC 6749 §3.2: the token endpoint takes application/x-www-form-urlencoded, each parameter once.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8 * 1024 }, (_request, body, done) => {
+    const params = new URLSearchParams(body as string);
+    const form: Record<string, string> = {};
+    for (const [key, value] of params) {
+      if (key in form) return done(new OAuthFailure('invalid_request', `The parameter ${key} is repeated.`), undefined);
+      form[key] = value;
+    }
+    done(null, form);
+  });
+
+  app.decorateRequest('client', null);
+  app.addHook('onRequest', async (request) => {
+    const header = request.headers.authorization;
+    if (header?.startsWith('Bearer ')) request.client = await clientSessions.resolve(header.slice(7).trim());
+  });
+
+  // OAuth errors keep their own format; anything else falls through to the problem handler.
+  app.setErrorHandler((error, request, reply) => {
+    if (error instanceof OAuthFailure) return sendOAuthError(reply, error);
+    if (request.url.startsWith('/client/v1/token') || request.url.startsWith('/client/v1/revoke')) {
+      if (error instanceof AppError && error.code === 'rate_limited') {
+        return sendOAuthError(reply, new OAuthFailure('too_many_requests', error.message, 429, error.headers));
+      }
+      const status = (error as { statusCode?: number }).statusCode;
+      if (status && status >= 400 && status < 500) {
+        return sendOAuthError(reply, new OAuthFailure('invalid_request', 'The request must be application/x-www-form-urlencoded with valid parameters.', status === 413 ? 413 : 400));
+      }
+    }
+    throw error;
+  });
+
+  app.post('/token', {
+    attachValidation: true,
+    schema: {
+      tags: ['Desktop client'],
+      operationId: 'clientToken',
+      summary: 'OAuth 2.0 token endpoint: a login token, member credentials or a refresh token for a token pair',
+      description: `Grant types: \`${LOGIN_TOKEN_GRANT}\` (with \`login_token\`), \`password\` (member credentials: \`username\` is the email), \`refresh_token\`.`,
+      consumes: ['application/x-www-form-urlencoded'],
+      body: TokenRequest,
+      response: { 200: TokenResponse, 400: OAuthError, 429: OAuthError },
+      security: [],
+    },
+  }, async (request, reply) => {
+    const raw = (request.body ?? {}) as Record<string, unknown>;
+    if (request.validationError) {
+      const grant = typeof raw.grant_type === 'string' ? raw.grant_type : undefined;
+      if (grant && !GRANTS.has(grant)) throw new OAuthFailure('unsupported_grant_type', `The grant type ${grant} is not supported.`);
+      throw new OAuthFailure('invalid_request', 'A required parameter is missing or malformed.');
+    }
+    const body = request.body;
+    const keys: ThrottleKey[] = [{ key: `client:address:${request.ip}`, rule: CLIENT_TOKEN_RULE }];
+    if (body.grant_type === 'password') keys.push({ key: `client:email:${body.username.toLowerCase()}`, rule: SIGN_IN_RULES.email });
+    await throttle.check(keys);
+    const context = changeContext(request, clock);
+    const client = { address: request.ip, userAgent: request.headers['user-agent'] ?? null };
+    try {
+      const tokens =
+        body.grant_type === LOGIN_TOKEN_GRANT
+          ? await exchangeLoginToken(database, clientSessions, context, body.login_token, client)
+          : body.grant_type === 'password'
+            ? await exchangePassword(database, clientSessions, context, body.username, body.password, client)
+            : await refreshPair(database, clientSessions, context, body.refresh_token);
+      reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
+      return tokens;
+    } catch (error) {
+      if (error instanceof OAuthFailure && error.error === 'invalid_grant') await throttle.fail(keys);
+      throw error;
+    }
+  });
+
+  app.post('/revoke', {
+    attachValidation: true,
+    schema: {
+      tags: ['Desktop client'],
+      operationId: 'clientRevoke',
+      summary: 'RFC 7009 revocation: ends the desktop session of an access or refresh token',
+      consumes: ['application/x-www-form-urlencoded'],
+      body: RevokeRequest,
+      response: { 200: z.object({}).describe('Revoked, or the token was unknown'), 400: OAuthError },
+      security: [],
+    },
+  }, async (request, reply) => {
+    if (request.validationError) throw new OAuthFailure('invalid_request', 'The token parameter is required.');
+    await revokeToken(database, clientSessions, changeContext(request, clock), request.body.token);
+    reply.header('cache-control', 'no-store');
+    return {};
+  });
+
+  app.get('/me', {
+    schema: {
+      tags: ['Desktop client'],
+      operationId: 'clientMe',
+      summary: 'The member this client is signed in as, its account, and its connection limits',
+      response: { 200: ClientMe },
+      security: [{ clientAccessToken: [] }],
+    },
+  }, async (request) => {
+    const principal = requireClient(request);
+    const row = await database.inTenant(principal.accountId, (tx) =>
+      tx
+        .selectFrom('team_members as m')
+        .innerJoin('accounts as a', 'a.account_id', 'm.account_id')
+        .select(['m.id', 'm.name', 'm.connection_limit', 'a.account_id', 'a.company_name', 'a.plan_id'])
+        .where('m.account_id', '=', principal.accountId)
+        .where('m.id', '=', principal.memberId)
+        .executeTakeFirst(),
+    );
+    // the member was removed a moment ago, before this node heard of it
+    if (!row) throw requireClient({ client: null } as FastifyRequest);
+    const plan = planOf(row.plan_id);
+    return {
+      member: { id: row.id, name: row.name, connectionLimit: row.connection_limit },
+      account: { id: row.account_id, companyName: row.company_name },
+      // connections are counted from leases once devices and connections exist; none can be open yet
+      connections: { memberInUse: 0, memberLimit: row.connection_limit, accountInUse: 0, accountAllowance: plan.connectionAllowance },
+      session: { id: principal.sessionId, grant: principal.grant, createdAt: principal.sessionCreatedAt.toISOString() },
+    };
+  });
+};

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { Id } from './contracts.ts';
+
+/**
+ * The desktop client's API (/client/v1). The token endpoint speaks OAuth 2.0 (RFC 6749 §5):
+ * form-encoded requests, `{ error, error_description }` errors.
+ */
+
+/** Our grant type for exchanging a login token (RFC 6749 §4.5 extension grant). */
+export const LOGIN_TOKEN_GRANT = 'urn:tessera:params:oauth:grant-type:login-token';
+
+export const TokenRequest = z.discriminatedUnion('grant_type', [
+  z.object({ grant_type: z.literal(LOGIN_TOKEN_GRANT), login_token: z.string().min(1).max(200) }),
+  z.object({ grant_type: z.literal('password'), username: z.string().min(1).max(254), password: z.string().min(1).max(256) }),
+  z.object({ grant_type: z.literal('refresh_token'), refresh_token: z.string().min(1).max(200) }),
+]);
+export type TokenRequest = z.infer<typeof TokenRequest>;
+
+export const TokenResponse = z
+  .object({
+    access_token: z.string(),
+    token_type: z.literal('Bearer'),
+    expires_in: z.number().int().describe('Seconds the access token lives'),
+    refresh_token: z.string(),
+  })
+  .meta({ id: 'TokenResponse' });
+export type TokenResponse = z.infer<typeof TokenResponse>;
+
+export const OAuthErrorCode = z.enum([
+  'invalid_request',
+  'invalid_grant',
+  'unsupported_grant_type',
+  'invalid_client',
+  'too_many_requests',
+]);
+export const OAuthError = z
+  .object({ error: OAuthErrorCode, error_description: z.string() })
+  .meta({ id: 'OAuthError', description: 'RFC 6749 §5.2 error' });
+export type OAuthError = z.infer<typeof OAuthError>;
+
+export const RevokeRequest = z.object({
+  token: z.string().min(1).max(200),
+  token_type_hint: z.enum(['access_token', 'refresh_token']).optional(),
+});
+
+export const ClientMe = z
+  .object({
+    member: z.object({ id: Id, name: z.string(), connectionLimit: z.number().int().nullable() }),
+    account: z.object({ id: Id, companyName: z.string() }),
+    connections: z.object({
+      memberInUse: z.number().int(),
+      memberLimit: z.number().int().nullable(),
+      accountInUse: z.number().int(),
+      accountAllowance: z.number().int(),
+    }),
+    session: z.object({ id: Id, grant: z.enum(['login_token', 'password']), createdAt: z.iso.datetime() }),
+  })
+  .meta({ id: 'ClientMe' });
+export type ClientMe = z.infer<typeof ClientMe>;
