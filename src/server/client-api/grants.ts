@@ -114,8 +114,9 @@ export async function refreshPair(database: Database, store: ClientSessionStore,
       return { failure: invalidGrant('refresh token'), revokedSession: token.session_id };
     }
     if (reuse && token.rotated_to) {
-      // the pair issued at first use was lost by the client: retire its refresh token
-      await tx.updateTable('client_tokens').set({ used_at: context.now }).where('account_id', '=', found.account_id).where('token_hash', '=', token.rotated_to).where('used_at', 'is', null).execute();
+      // the pair issued at first use was lost by the client: retire its refresh token (expired,
+      // not spent, so presenting it is refused without counting as reuse)
+      await tx.updateTable('client_tokens').set({ expires_at: context.now }).where('account_id', '=', found.account_id).where('token_hash', '=', token.rotated_to).where('used_at', 'is', null).execute();
     }
     const pair = await store.issuePair(tx, found.account_id, token.session_id, context.now);
     await tx

@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { TesseraDesktopClient, TesseraOAuthError } from '../../src/client/desktop.ts';
+import { LOGIN_TOKEN_GRANT } from '../../src/shared/client-api.ts';
+import { BACKENDS } from '../support/databases.ts';
+import { injectFetch, problemOf, registerPerson, startTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.ts';
+
+async function oauthErrorOf(promise: Promise<unknown>): Promise<TesseraOAuthError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof TesseraOAuthError) return error;
+    throw error;
+  }
+  assert.fail('expected an OAuth error');
+}
+
+for (const backend of BACKENDS) {
+  describe(`desktop client sign-in (${backend})`, () => {
+    let t: TestApp;
+    const desktop = (ip = '127.0.0.1') => new TesseraDesktopClient({ baseUrl: 'http://tessera.test', fetch: injectFetch(t.app, ip), userAgent: 'tessera-desktop-tests/1' });
+    /** GET /client/v1/me with a bearer token, without the client's refresh-and-retry. */
+    const meStatus = async (accessToken: string) =>
+      (await t.app.inject({ method: 'GET', url: '/client/v1/me', headers: { authorization: `Bearer ${accessToken}` } })).statusCode;
+    const token = (form: Record<string, string>, headers: Record<string, string> = {}) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/client/v1/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        payload: new URLSearchParams(form).toString(),
+      });
+
+    async function memberWithToken() {
+      const owner = await registerPerson(t);
+      const added = await owner.client.addTeamMember(owner.account.id, { name: 'Desk', connectionLimit: 2 });
+      return { ...owner, member: added.member, firstToken: added.firstToken };
+    }
+
+    before(async () => {
+      t = await startTestApp(backend);
+    });
+    after(() => t.close());
+
+    it('exchanges a login token for a token pair in RFC 6749 form, and reads who it is', async () => {
+      const { account, member, firstToken } = await memberWithToken();
+      const response = await token({ grant_type: LOGIN_TOKEN_GRANT, login_token: firstToken.secret });
+      assert.equal(response.statusCode, 200);
+      assert.equal(response.headers['cache-control'], 'no-store');
+      const pair = response.json() as { access_token: string; refresh_token: string; token_type: string; expires_in: number };
+      assert.equal(pair.token_type, 'Bearer');
+      assert.equal(pair.expires_in, 900);
+      assert.match(pair.access_token, /^tsr_at_/);
+      assert.match(pair.refresh_token, /^tsr_rt_/);
+      const client = desktop();
+      await client.signInWithLoginToken(firstToken.secret);
+      const me = await client.me();
+      assert.deepEqual([me.member.id, me.account.id, me.connections.memberLimit, me.session.grant], [member.id, account.id, 2, 'login_token']);
+      assert.equal(me.connections.accountAllowance, 10);
+      const tokens = await t.db.database.inTenant(account.id, (tx) => tx.selectFrom('login_tokens').select('last_used_at').execute());
+      assert.ok(tokens[0]?.last_used_at, 'the token list shows when it was last used');
+    });
+
+    it('answers OAuth errors for bad requests: unsupported grant, missing parameter, JSON, repeats', async () => {
+      const unsupported = await token({ grant_type: 'client_credentials' });
+      assert.equal(unsupported.statusCode, 400);
+      assert.deepEqual(Object.keys(unsupported.json()), ['error', 'error_description']);
+      assert.equal(unsupported.json().error, 'unsupported_grant_type');
+      assert.equal((await token({ grant_type: LOGIN_TOKEN_GRANT })).json().error, 'invalid_request');
+      const json = await t.app.inject({ method: 'POST', url: '/client/v1/token', headers: { 'content-type': 'application/json' }, payload: '{"grant_type":"password"}' });
+      assert.equal(json.statusCode, 400);
+      assert.equal(json.json().error, 'invalid_request');
+      const repeated = await t.app.inject({ method: 'POST', url: '/client/v1/token', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'grant_type=refresh_token&refresh_token=a&refresh_token=b' });
+      assert.equal(repeated.json().error, 'invalid_request');
+      const garbage = await oauthErrorOf(desktop().signInWithLoginToken('tsr_mt_not-a-token'));
+      assert.equal(garbage.error, 'invalid_grant');
+    });
+
+    it('keeps the walls: a login token never opens the portal, a portal password never a member session', async () => {
+      const { email, firstToken, account, client: owner, member } = await memberWithToken();
+      const cookieLogin = await t.app.inject({ method: 'GET', url: '/api/v1/me', headers: { cookie: `tessera_session=${firstToken.secret}` } });
+      assert.equal(cookieLogin.statusCode, 401);
+      const client = desktop();
+      const pair = await client.signInWithLoginToken(firstToken.secret);
+      const bearerPortal = await t.app.inject({ method: 'GET', url: '/api/v1/me', headers: { authorization: `Bearer ${pair.access_token}` } });
+      assert.equal(bearerPortal.statusCode, 401, 'a desktop access token does not open the management API');
+      const bearerAccount = await t.app.inject({ method: 'GET', url: `/api/v1/accounts/${account.id}/members`, headers: { authorization: `Bearer ${firstToken.secret}` } });
+      assert.equal(bearerAccount.statusCode, 401, 'nor does a login token');
+      assert.equal(await meStatus(firstToken.secret), 401, 'a login token is not an access token');
+      assert.equal((await oauthErrorOf(desktop().signInWithPassword(email, STRONG_PASSWORD))).error, 'invalid_grant', 'the portal password opens no member session');
+      const memberEmail = `member.${backend}.${Date.now()}@example.test`;
+      await owner.setMemberCredentials(account.id, member.id, { email: memberEmail, password: 'member pass 9 word' });
+      const viaPassword = desktop();
+      await viaPassword.signInWithPassword(memberEmail, 'member pass 9 word');
+      assert.equal((await viaPassword.me()).session.grant, 'password');
+      assert.equal((await problemOf(t.client().signIn({ email: memberEmail, password: 'member pass 9 word' }))).status, 401, 'member credentials never open the portal');
+    });
+
+    it('ends the sessions of a revoked token at once, and leaves the other tokens working', async () => {
+      const { account, member, firstToken, client: owner } = await memberWithToken();
+      const second = await owner.createLoginToken(account.id, member.id, { label: 'Second' });
+      const one = desktop();
+      const pairOne = await one.signInWithLoginToken(firstToken.secret);
+      const two = desktop();
+      const pairTwo = await two.signInWithLoginToken(second.secret);
+      assert.equal(await meStatus(pairOne.access_token), 200);
+      await owner.revokeLoginToken(account.id, member.id, firstToken.token.id);
+      assert.equal(await meStatus(pairOne.access_token), 401);
+      assert.equal((await oauthErrorOf(one.refresh())).error, 'invalid_grant');
+      assert.equal((await oauthErrorOf(desktop().signInWithLoginToken(firstToken.secret))).error, 'invalid_grant');
+      assert.equal(await meStatus(pairTwo.access_token), 200);
+    });
+
+    it('ends every session and token of a removed member at once', async () => {
+      const { account, member, firstToken, client: owner } = await memberWithToken();
+      const client = desktop();
+      const pair = await client.signInWithLoginToken(firstToken.secret);
+      assert.equal(await meStatus(pair.access_token), 200);
+      await owner.removeTeamMember(account.id, member.id);
+      assert.equal(await meStatus(pair.access_token), 401);
+      assert.equal((await oauthErrorOf(client.refresh())).error, 'invalid_grant');
+      assert.equal((await oauthErrorOf(desktop().signInWithLoginToken(firstToken.secret))).error, 'invalid_grant');
+    });
+
+    it('rotates refresh tokens; a lost answer is forgiven briefly, a later reuse revokes the family', async () => {
+      const { firstToken } = await memberWithToken();
+      const client = desktop();
+      const first = await client.signInWithLoginToken(firstToken.secret);
+      const second = await client.refresh();
+      assert.notEqual(second.refresh_token, first.refresh_token);
+      // the answer to the first refresh was "lost": the client retries with the same token
+      client.useRefreshToken(first.refresh_token);
+      const retried = await client.refresh();
+      const lostPair = new TesseraDesktopClient({ baseUrl: 'http://tessera.test', fetch: injectFetch(t.app) });
+      lostPair.useRefreshToken(second.refresh_token);
+      assert.equal((await oauthErrorOf(lostPair.refresh())).error, 'invalid_grant', 'the pair the client lost no longer refreshes');
+      assert.equal(await meStatus(retried.access_token), 200);
+      t.clock.advance(11_000);
+      client.useRefreshToken(first.refresh_token);
+      assert.equal((await oauthErrorOf(client.refresh())).error, 'invalid_grant', 'reuse after the grace');
+      assert.equal(await meStatus(retried.access_token), 401, 'the whole family is revoked');
+    });
+
+    it('expires access tokens and lets the refresh token renew them', async () => {
+      const { firstToken } = await memberWithToken();
+      const client = desktop();
+      const pair = await client.signInWithLoginToken(firstToken.secret);
+      t.clock.advance(901_000);
+      assert.equal(await meStatus(pair.access_token), 401);
+      const unauthorized = await t.app.inject({ method: 'GET', url: '/client/v1/me', headers: { authorization: `Bearer ${pair.access_token}` } });
+      assert.match(String(unauthorized.headers['www-authenticate']), /^Bearer .*invalid_token/);
+      assert.equal((await client.me()).member.name, 'Desk', 'the client refreshed by itself');
+    });
+
+    it('signs a desktop session out through RFC 7009 revocation', async () => {
+      const { firstToken } = await memberWithToken();
+      const client = desktop();
+      const pair = await client.signInWithLoginToken(firstToken.secret);
+      await client.signOut();
+      assert.equal(await meStatus(pair.access_token), 401);
+      const unknown = await t.app.inject({ method: 'POST', url: '/client/v1/revoke', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'token=tsr_rt_unknown' });
+      assert.equal(unknown.statusCode, 200, 'an unknown token is not an error (RFC 7009 §2.2)');
+    });
+
+    it('throttles guessing of tokens per client address', async () => {
+      const { firstToken } = await memberWithToken();
+      const guesser = desktop('192.0.2.50');
+      for (let i = 0; i < 30; i++) {
+        assert.equal((await oauthErrorOf(guesser.signInWithLoginToken(`tsr_mt_${'x'.repeat(43)}_abcdef`))).error, 'invalid_grant');
+      }
+      const blocked = await oauthErrorOf(guesser.signInWithLoginToken(firstToken.secret));
+      assert.equal(blocked.status, 429);
+      assert.equal(blocked.error, 'too_many_requests');
+      await desktop('192.0.2.51').signInWithLoginToken(firstToken.secret);
+    });
+  });
+}
