@@ -37,6 +37,8 @@ import type { Services } from './services.ts';
 declare module 'fastify' {
   interface FastifyInstance {
     services: Services;
+    /** Every route as registered (method, url): what the OpenAPI and authorization tests walk. */
+    registeredRoutes: Array<{ method: string; url: string }>;
   }
   interface FastifyRequest {
     principal: PortalPrincipal | null;
@@ -179,8 +181,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   // Every operation documents its problem answers, so the document cannot omit them.
+  const registeredRoutes: Array<{ method: string; url: string }> = [];
+  app.decorate('registeredRoutes', registeredRoutes);
   // (The token endpoint's own OAuth error bodies are declared on it as 400 and 429.)
   app.addHook('onRoute', (route) => {
+    for (const method of ([] as string[]).concat(route.method)) registeredRoutes.push({ method, url: route.url });
     const api = route.url.startsWith(API_PREFIX);
     if (!route.schema || !(api || route.url.startsWith('/client/v1'))) return;
     const schema = route.schema as { response?: Record<string, unknown>; security?: unknown };
