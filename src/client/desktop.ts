@@ -92,13 +92,26 @@ export class TesseraDesktopClient {
     return this.#options.userAgent ? { 'user-agent': this.#options.userAgent } : {};
   }
 
-  /** Calls with the access token; on 401 refreshes once and tries again. */
+  /**
+   * Calls with the access token; on 401 refreshes once and tries again. A session that ended
+   * (revoked, member removed) surfaces as a 401 TesseraError.
+   */
   async #authorized<T>(method: string, path: string): Promise<T> {
     if (!this.#tokens) throw new Error('Sign in first');
     if (!this.#tokens.access_token) await this.refresh();
     let response = await this.#call(method, path);
     if (response.status === 401) {
-      await this.refresh();
+      await this.refresh().catch((error: unknown) => {
+        if (!(error instanceof TesseraOAuthError) || error.error !== 'invalid_grant') throw error;
+        // the session was revoked or expired: one clear answer rather than the refresh's own
+        this.#tokens = null;
+        throw new TesseraError({
+          type: '/api/v1/problems/unauthenticated',
+          title: 'Sign in first',
+          status: 401,
+          detail: 'This desktop session has ended; sign in again.',
+        });
+      });
       response = await this.#call(method, path);
     }
     const text = await response.text();

@@ -6,6 +6,9 @@ export const api = new TesseraClient();
 
 export const meKey = ['me'] as const;
 export const accountKey = (accountId: string) => ['account', accountId] as const;
+/** The team of an account; its members' token lists live under the same prefix. */
+export const teamKey = (accountId: string) => ['team', accountId] as const;
+export const tokensKey = (accountId: string, memberId: string) => ['team', accountId, 'tokens', memberId] as const;
 
 /** The signed-in person and their accounts, or null when nobody is signed in. */
 export async function fetchMe(): Promise<Me | null> {

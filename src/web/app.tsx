@@ -6,6 +6,7 @@ import { fetchMe, homePath, meKey, rememberAccount } from './api.ts';
 import { ForgotPasswordPage, RegisterPage, ResetPasswordPage, SignInPage, VerifyEmailPage } from './pages/auth.tsx';
 import { NoAccountPage, SignedInLayout } from './pages/layout.tsx';
 import { ProfilePage } from './pages/profile.tsx';
+import { TeamPage } from './pages/team.tsx';
 
 function useMe() {
   return useQuery({ queryKey: meKey, queryFn: fetchMe });
@@ -27,7 +28,9 @@ function SignedOutOnly({ children }: { children: ReactNode }) {
   return <>{children}</>;
 }
 
-function AccountPages() {
+type Section = 'profile' | 'team';
+
+function AccountPages({ section }: { section: Section }) {
   const { accountId = '' } = useParams<{ accountId: string }>();
   const me = useMe();
   const isMember = me.data?.accounts.some((a) => a.id === accountId) ?? false;
@@ -37,8 +40,8 @@ function AccountPages() {
   if (me.isPending) return <FullPageLoader />;
   if (!me.data) return <Redirect to="/sign-in" replace />;
   return (
-    <SignedInLayout me={me.data} accountId={accountId}>
-      <ProfilePage me={me.data} accountId={accountId} />
+    <SignedInLayout me={me.data} accountId={accountId} wide={section === 'team'}>
+      {section === 'team' ? <TeamPage me={me.data} accountId={accountId} /> : <ProfilePage me={me.data} accountId={accountId} />}
     </SignedInLayout>
   );
 }
@@ -78,7 +81,12 @@ export function App() {
       </Route>
       <Route path="/reset-password" component={ResetPasswordPage} />
       <Route path="/verify-email" component={VerifyEmailPage} />
-      <Route path="/accounts/:accountId/profile" component={AccountPages} />
+      <Route path="/accounts/:accountId/profile">
+        <AccountPages section="profile" />
+      </Route>
+      <Route path="/accounts/:accountId/team">
+        <AccountPages section="team" />
+      </Route>
       <Route path="/accounts/:accountId">
         {(params) => <Redirect to={`/accounts/${params.accountId}/profile`} replace />}
       </Route>

@@ -18,7 +18,7 @@ export function Brand({ size = 'lg' }: { size?: 'md' | 'lg' | 'xl' }) {
   return (
     <Group gap={10} wrap="nowrap">
       <Logo size={size === 'xl' ? 34 : 28} />
-      <Text fw={700} size={size} c="dark.7" style={{ letterSpacing: '-0.01em' }}>
+      <Text fw={700} size={size} c="dark.7" style={{ letterSpacing: '-0.01em' }} className="brand-word">
         {PRODUCT_NAME}
       </Text>
     </Group>

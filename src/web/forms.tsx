@@ -17,6 +17,8 @@ export interface FormErrors<F extends string> {
   problem: FormProblem | null;
   /** Maps a failed call onto the form: field errors next to their inputs, the rest in the alert. */
   capture(error: unknown): void;
+  /** Field errors found before calling the server (a check the contract cannot make alone). */
+  reject(messages: Partial<Record<F, string>>): void;
   clearField(name: F): void;
   reset(): void;
 }
@@ -69,6 +71,12 @@ export function useFormErrors<F extends string>(fields: readonly F[]): FormError
     },
     problem,
     capture,
+    reject: (messages) => {
+      const next: Partial<Record<F, string[]>> = {};
+      for (const [name, message] of Object.entries(messages) as [F, string | undefined][]) if (message) next[name] = [message];
+      setByField(next);
+      setProblem(null);
+    },
     clearField: (name) => setByField((current) => (current[name] ? { ...current, [name]: undefined } : current)),
     reset: () => {
       setByField({});

@@ -63,6 +63,10 @@ for (const backend of BACKENDS) {
       assert.equal(await client.revealLoginToken(account.id, member.id, firstToken.token.id), firstToken.secret);
       await client.revokeLoginToken(account.id, member.id, firstToken.token.id);
       await client.revokeLoginToken(account.id, member.id, firstToken.token.id); // twice changes nothing
+      const gone = await problemOf(client.revealLoginToken(account.id, member.id, firstToken.token.id));
+      assert.equal(gone.status, 409, 'a revoked token is never shown again');
+      const sealed = await t.db.database.inTenant(account.id, (tx) => tx.selectFrom('login_tokens').select('token_sealed').where('id', '=', firstToken.token.id).executeTakeFirstOrThrow());
+      assert.equal(Buffer.from(sealed.token_sealed).length, 0, 'and its sealed copy is wiped');
       t.clock.advance(3600_001);
       const tokens = await client.listLoginTokens(account.id, member.id);
       assert.deepEqual(tokens.map((x) => [x.label, x.state]), [['First token', 'revoked'], ['Home', 'expired']]);

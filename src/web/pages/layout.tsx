@@ -149,7 +149,7 @@ function AccountMenu({ me, current }: { me: Me; current: Membership | undefined 
           <UnstyledButton className="account-button" aria-label="Account menu" data-testid="account-menu">
             <Group gap={10} wrap="nowrap">
               <AccountBadge name={current?.companyName ?? me.user.name} />
-              <div style={{ minWidth: 0 }}>
+              <div style={{ minWidth: 0 }} className="account-button-text">
                 <Text size="sm" fw={600} truncate="end" maw={200} data-testid="current-account">
                   {current?.companyName ?? 'No account selected'}
                 </Text>
@@ -204,7 +204,7 @@ function AccountMenu({ me, current }: { me: Me; current: Membership | undefined 
 }
 
 /** The frame of every signed-in page: the product in the header, the account menu top right. */
-export function SignedInLayout({ me, accountId, children }: { me: Me; accountId: string | null; children: ReactNode }) {
+export function SignedInLayout({ me, accountId, wide = false, children }: { me: Me; accountId: string | null; wide?: boolean; children: ReactNode }) {
   const current = me.accounts.find((a) => a.id === accountId);
   return (
     <AppShell header={{ height: 64 }} padding={0}>
@@ -220,6 +220,9 @@ export function SignedInLayout({ me, accountId, children }: { me: Me; accountId:
                   <Link href={`/accounts/${current.id}/profile`} className={(active: boolean) => (active ? 'app-nav-link active' : 'app-nav-link')}>
                     Profile
                   </Link>
+                  <Link href={`/accounts/${current.id}/team`} className={(active: boolean) => (active ? 'app-nav-link active' : 'app-nav-link')}>
+                    Team accounts
+                  </Link>
                 </nav>
               ) : null}
             </Group>
@@ -229,7 +232,7 @@ export function SignedInLayout({ me, accountId, children }: { me: Me; accountId:
       </AppShell.Header>
       <AppShell.Main className="app-main">
         <Container size="lg" py="xl">
-          <Stack gap="lg" maw={760}>
+          <Stack gap="lg" maw={wide ? undefined : 760}>
             {children}
           </Stack>
         </Container>

@@ -6,7 +6,7 @@ import { generateSecret, hashSecret } from '../../auth/secrets.ts';
 import { revokeClientSessions, type ClientSessionStore } from '../../client-api/sessions.ts';
 import type { Database, Tx } from '../../db/database.ts';
 import type { LoginTokensTable } from '../../db/schema.ts';
-import { fieldError, notFound } from '../../http/errors.ts';
+import { conflict, fieldError, notFound } from '../../http/errors.ts';
 import { recordAccountChange, type ChangeContext } from '../audit/record.ts';
 import { lockMember } from './members.ts';
 
@@ -118,6 +118,8 @@ async function findToken(tx: Tx, accountId: string, memberId: string, tokenId: s
 export async function revealLoginToken(database: Database, sealer: Sealer, context: ChangeContext, accountId: string, memberId: string, tokenId: string): Promise<string> {
   return database.inTenant(accountId, async (tx) => {
     const row = await findToken(tx, accountId, memberId, tokenId);
+    const state = toLoginToken(row, context.now).state;
+    if (state !== 'active') throw conflict(`This login token is ${state}; only active tokens can be copied.`);
     const secret = sealer.open(row.token_sealed, sealedFor(accountId, tokenId));
     await recordAccountChange(tx, context, {
       accountId,
@@ -141,7 +143,13 @@ export async function revokeLoginToken(
   const revoked = await database.inTenant(accountId, async (tx) => {
     const row = await findToken(tx, accountId, memberId, tokenId);
     if (row.revoked_at) return false; // revoking twice changes nothing
-    await tx.updateTable('login_tokens').set({ revoked_at: context.now }).where('account_id', '=', accountId).where('id', '=', tokenId).execute();
+    // a revoked token is never shown again, so its sealed copy goes
+    await tx
+      .updateTable('login_tokens')
+      .set({ revoked_at: context.now, token_sealed: Buffer.alloc(0) })
+      .where('account_id', '=', accountId)
+      .where('id', '=', tokenId)
+      .execute();
     const sessions = await revokeClientSessions(tx, { accountId, loginTokenId: tokenId }, 'login_token_revoked', context.now);
     await recordAccountChange(tx, context, {
       accountId,
