@@ -23,6 +23,20 @@ import type {
   TeamOverview,
   UpdateTeamMemberBody,
 } from '../shared/team.ts';
+import type {
+  CreateDeviceBody,
+  CreateGroupBody,
+  CreateOrganizationBody,
+  Device,
+  DevicePage,
+  Organization,
+  OrganizationGroup,
+  OrganizationPage,
+  PageQuery,
+  UpdateDeviceBody,
+  UpdateGroupBody,
+  UpdateOrganizationBody,
+} from '../shared/organizations.ts';
 
 /** A problem document answered by the server, as a typed error. */
 export class TesseraError extends Error {
@@ -213,6 +227,75 @@ export class TesseraClient {
   async revokeLoginToken(accountId: string, memberId: string, tokenId: string): Promise<void> {
     await this.#request('DELETE', `${memberPath(accountId, memberId)}/tokens/${encodeURIComponent(tokenId)}`);
   }
+
+  // Organizations, groups and devices
+
+  listOrganizations(accountId: string, query: Partial<PageQuery> = {}): Promise<OrganizationPage> {
+    return this.#request('GET', `${accountPath(accountId)}/organizations${queryString(query)}`);
+  }
+  createOrganization(accountId: string, body: CreateOrganizationBody): Promise<Organization> {
+    return this.#request('POST', `${accountPath(accountId)}/organizations`, body);
+  }
+  getOrganization(accountId: string, organizationId: string): Promise<Organization> {
+    return this.#request('GET', `${accountPath(accountId)}/organizations/${encodeURIComponent(organizationId)}`);
+  }
+  updateOrganization(accountId: string, organizationId: string, patch: UpdateOrganizationBody): Promise<Organization> {
+    return this.#request('PATCH', `${accountPath(accountId)}/organizations/${encodeURIComponent(organizationId)}`, patch);
+  }
+  /** Refused with 409 while the organization holds devices, unless `cascade` deletes them too. */
+  async deleteOrganization(accountId: string, organizationId: string, options: { cascade?: boolean } = {}): Promise<void> {
+    await this.#request('DELETE', `${accountPath(accountId)}/organizations/${encodeURIComponent(organizationId)}${options.cascade ? '?cascade=true' : ''}`);
+  }
+  async getSelectedOrganization(accountId: string): Promise<string | null> {
+    return (await this.#request<{ organizationId: string | null }>('GET', `${accountPath(accountId)}/selected-organization`)).organizationId;
+  }
+  async setSelectedOrganization(accountId: string, organizationId: string): Promise<void> {
+    await this.#request('PUT', `${accountPath(accountId)}/selected-organization`, { organizationId });
+  }
+  async listGroups(accountId: string): Promise<OrganizationGroup[]> {
+    return (await this.#request<{ items: OrganizationGroup[] }>('GET', `${accountPath(accountId)}/groups`)).items;
+  }
+  createGroup(accountId: string, body: CreateGroupBody): Promise<OrganizationGroup> {
+    return this.#request('POST', `${accountPath(accountId)}/groups`, body);
+  }
+  updateGroup(accountId: string, groupId: string, patch: UpdateGroupBody): Promise<OrganizationGroup> {
+    return this.#request('PATCH', `${accountPath(accountId)}/groups/${encodeURIComponent(groupId)}`, patch);
+  }
+  async deleteGroup(accountId: string, groupId: string): Promise<void> {
+    await this.#request('DELETE', `${accountPath(accountId)}/groups/${encodeURIComponent(groupId)}`);
+  }
+  addOrganizationToGroup(accountId: string, groupId: string, organizationId: string): Promise<OrganizationGroup> {
+    return this.#request('PUT', `${accountPath(accountId)}/groups/${encodeURIComponent(groupId)}/organizations/${encodeURIComponent(organizationId)}`);
+  }
+  removeOrganizationFromGroup(accountId: string, groupId: string, organizationId: string): Promise<OrganizationGroup> {
+    return this.#request('DELETE', `${accountPath(accountId)}/groups/${encodeURIComponent(groupId)}/organizations/${encodeURIComponent(organizationId)}`);
+  }
+  listDevices(accountId: string, organizationId: string, query: Partial<PageQuery> = {}): Promise<DevicePage> {
+    return this.#request('GET', `${accountPath(accountId)}/organizations/${encodeURIComponent(organizationId)}/devices${queryString(query)}`);
+  }
+  createDevice(accountId: string, organizationId: string, body: CreateDeviceBody): Promise<Device> {
+    return this.#request('POST', `${accountPath(accountId)}/organizations/${encodeURIComponent(organizationId)}/devices`, body);
+  }
+  getDevice(accountId: string, deviceId: string): Promise<Device> {
+    return this.#request('GET', `${accountPath(accountId)}/devices/${encodeURIComponent(deviceId)}`);
+  }
+  updateDevice(accountId: string, deviceId: string, patch: UpdateDeviceBody): Promise<Device> {
+    return this.#request('PATCH', `${accountPath(accountId)}/devices/${encodeURIComponent(deviceId)}`, patch);
+  }
+  async deleteDevice(accountId: string, deviceId: string): Promise<void> {
+    await this.#request('DELETE', `${accountPath(accountId)}/devices/${encodeURIComponent(deviceId)}`);
+  }
+}
+
+function accountPath(accountId: string): string {
+  return `/accounts/${encodeURIComponent(accountId)}`;
+}
+
+function queryString(query: Record<string, string | number | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== '') params.set(key, String(value));
+  const text = params.toString();
+  return text ? `?${text}` : '';
 }
 
 function memberPath(accountId: string, memberId?: string): string {
@@ -221,3 +304,4 @@ function memberPath(accountId: string, memberId?: string): string {
 }
 
 export type { Account, Me, User, TeamMember, TeamOverview, LoginToken, IssuedLoginToken, AddedTeamMember };
+export type { Organization, OrganizationPage, OrganizationGroup, Device, DevicePage };

@@ -24,6 +24,8 @@ import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { accountRoutes } from './domain/accounts/routes.ts';
 import { memberRoutes } from './domain/members/routes.ts';
+import { organizationRoutes } from './domain/organizations/routes.ts';
+import { deviceRoutes } from './domain/devices/routes.ts';
 import { clientRoutes } from './client-api/routes.ts';
 import { ClientSessionStore } from './client-api/sessions.ts';
 import { createSealer } from './auth/sealing.ts';
@@ -199,6 +201,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(authRoutes);
       await api.register(accountRoutes);
       await api.register(memberRoutes);
+      await api.register(organizationRoutes);
+      await api.register(deviceRoutes);
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: API_PREFIX },

@@ -26,6 +26,7 @@ export const Plan = z
     name: z.string(),
     connectionAllowance: z.number().int().describe('Open connections the whole account may hold at once'),
     memberLimit: z.number().int().describe('Team members the account may have'),
+    organizationLimit: z.number().int().describe('Organizations the account may have'),
   })
   .meta({ id: 'Plan' });
 export type Plan = z.infer<typeof Plan>;

@@ -141,6 +141,43 @@ export interface ClientTokensTable {
   rotated_to: Uint8Array | null;
 }
 
+export interface OrganizationsTable {
+  account_id: string;
+  id: string;
+  name: string;
+  description: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type OrganizationGroupsTable = OrganizationsTable;
+
+export interface OrganizationGroupMembersTable {
+  account_id: string;
+  group_id: string;
+  organization_id: string;
+  added_at: Date;
+}
+
+export interface SelectedOrganizationsTable {
+  account_id: string;
+  user_id: string;
+  organization_id: string;
+  selected_at: Date;
+}
+
+export interface DevicesTable {
+  account_id: string;
+  id: string;
+  organization_id: string;
+  name: string;
+  kind: string;
+  identifier: string;
+  notes: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
 export interface DB {
   users: UsersTable;
   accounts: AccountsTable;
@@ -154,6 +191,11 @@ export interface DB {
   login_tokens: LoginTokensTable;
   client_sessions: ClientSessionsTable;
   client_tokens: ClientTokensTable;
+  organizations: OrganizationsTable;
+  organization_groups: OrganizationGroupsTable;
+  organization_group_members: OrganizationGroupMembersTable;
+  selected_organizations: SelectedOrganizationsTable;
+  devices: DevicesTable;
 }
 
 /**

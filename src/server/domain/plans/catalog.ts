@@ -5,7 +5,7 @@ import type { Plan } from '../../../shared/team.ts';
  * catalog) belongs to billing.
  */
 export const PLANS: Record<string, Plan> = {
-  starter: { id: 'starter', name: 'Starter', connectionAllowance: 10, memberLimit: 25 },
+  starter: { id: 'starter', name: 'Starter', connectionAllowance: 10, memberLimit: 25, organizationLimit: 20 },
 };
 
 export const DEFAULT_PLAN_ID = 'starter';
