@@ -1,5 +1,6 @@
 import { LOGIN_TOKEN_GRANT, type ClientMe, type OAuthError, type TokenResponse } from '../shared/client-api.ts';
 import type { Problem } from '../shared/problems.ts';
+import type { ClientDevicePage, Lease } from '../shared/connections.ts';
 import { TesseraError } from './sdk.ts';
 
 /** An OAuth 2.0 error from the token endpoint (RFC 6749 §5.2). */
@@ -71,6 +72,24 @@ export class TesseraDesktopClient {
     return this.#authorized('GET', '/client/v1/me');
   }
 
+  devices(query: { limit?: number; cursor?: string; q?: string } = {}): Promise<ClientDevicePage> {
+    const params = new URLSearchParams(Object.entries(query).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+    return this.#authorized('GET', `/client/v1/devices${params.size ? `?${params}` : ''}`);
+  }
+
+  /** Opens a connection to a device; a refusal is a 409 TesseraError whose `problem.limit` names the limit hit. */
+  connect(deviceId: string): Promise<Lease> {
+    return this.#authorized('POST', '/client/v1/connections', { deviceId });
+  }
+
+  renew(leaseId: string): Promise<Lease> {
+    return this.#authorized('POST', `/client/v1/connections/${encodeURIComponent(leaseId)}/renew`);
+  }
+
+  async disconnect(leaseId: string): Promise<void> {
+    await this.#authorized('DELETE', `/client/v1/connections/${encodeURIComponent(leaseId)}`);
+  }
+
   async #token(form: Record<string, string>): Promise<TokenResponse> {
     const response = await this.#form('/client/v1/token', form);
     const body = (await response.json()) as TokenResponse | OAuthError;
@@ -96,10 +115,10 @@ export class TesseraDesktopClient {
    * Calls with the access token; on 401 refreshes once and tries again. A session that ended
    * (revoked, member removed) surfaces as a 401 TesseraError.
    */
-  async #authorized<T>(method: string, path: string): Promise<T> {
+  async #authorized<T>(method: string, path: string, body?: unknown): Promise<T> {
     if (!this.#tokens) throw new Error('Sign in first');
     if (!this.#tokens.access_token) await this.refresh();
-    let response = await this.#call(method, path);
+    let response = await this.#call(method, path, body);
     if (response.status === 401) {
       await this.refresh().catch((error: unknown) => {
         if (!(error instanceof TesseraOAuthError) || error.error !== 'invalid_grant') throw error;
@@ -112,7 +131,7 @@ export class TesseraDesktopClient {
           detail: 'This desktop session has ended; sign in again.',
         });
       });
-      response = await this.#call(method, path);
+      response = await this.#call(method, path, body);
     }
     const text = await response.text();
     const data = text ? JSON.parse(text) : null;
@@ -120,10 +139,16 @@ export class TesseraDesktopClient {
     return data as T;
   }
 
-  #call(method: string, path: string): Promise<Response> {
+  #call(method: string, path: string, body?: unknown): Promise<Response> {
     return this.#fetch(`${this.#baseUrl}${path}`, {
       method,
-      headers: { authorization: `Bearer ${this.#tokens!.access_token}`, accept: 'application/json', ...this.#agent() },
+      headers: {
+        authorization: `Bearer ${this.#tokens!.access_token}`,
+        accept: 'application/json',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...this.#agent(),
+      },
+      body: body === undefined ? null : JSON.stringify(body),
     });
   }
 }

@@ -37,6 +37,7 @@ import type {
   UpdateGroupBody,
   UpdateOrganizationBody,
 } from '../shared/organizations.ts';
+import type { OpenConnection } from '../shared/connections.ts';
 
 /** A problem document answered by the server, as a typed error. */
 export class TesseraError extends Error {
@@ -285,6 +286,12 @@ export class TesseraClient {
   async deleteDevice(accountId: string, deviceId: string): Promise<void> {
     await this.#request('DELETE', `${accountPath(accountId)}/devices/${encodeURIComponent(deviceId)}`);
   }
+  async listOpenConnections(accountId: string): Promise<OpenConnection[]> {
+    return (await this.#request<{ items: OpenConnection[] }>('GET', `${accountPath(accountId)}/connections`)).items;
+  }
+  async closeConnection(accountId: string, leaseId: string): Promise<void> {
+    await this.#request('DELETE', `${accountPath(accountId)}/connections/${encodeURIComponent(leaseId)}`);
+  }
 }
 
 function accountPath(accountId: string): string {
@@ -304,4 +311,4 @@ function memberPath(accountId: string, memberId?: string): string {
 }
 
 export type { Account, Me, User, TeamMember, TeamOverview, LoginToken, IssuedLoginToken, AddedTeamMember };
-export type { Organization, OrganizationPage, OrganizationGroup, Device, DevicePage };
+export type { Organization, OrganizationPage, OrganizationGroup, Device, DevicePage, OpenConnection };

@@ -26,6 +26,7 @@ import { accountRoutes } from './domain/accounts/routes.ts';
 import { memberRoutes } from './domain/members/routes.ts';
 import { organizationRoutes } from './domain/organizations/routes.ts';
 import { deviceRoutes } from './domain/devices/routes.ts';
+import { connectionRoutes } from './domain/connections/routes.ts';
 import { clientRoutes } from './client-api/routes.ts';
 import { ClientSessionStore } from './client-api/sessions.ts';
 import { createSealer } from './auth/sealing.ts';
@@ -203,6 +204,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(memberRoutes);
       await api.register(organizationRoutes);
       await api.register(deviceRoutes);
+      await api.register(connectionRoutes);
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: API_PREFIX },

@@ -34,6 +34,8 @@ const ConfigSchema = z.object({
   clientRefreshGraceSeconds: z.coerce.number().min(0).default(10),
   /** How long a resolved access token stays in the per-node cache (bounds cross-node staleness). */
   clientTokenCacheSeconds: z.coerce.number().min(0).default(5),
+  /** A connection lease not renewed within this time ends by itself. */
+  leaseTtlSeconds: z.coerce.number().int().min(5).max(3600).default(60),
   bodyLimitBytes: z.coerce.number().int().positive().default(64 * 1024),
   shutdownGraceMs: z.coerce.number().int().positive().default(10_000),
 });
@@ -75,6 +77,7 @@ const ENV_NAMES: Record<keyof ConfigInput, string> = {
   clientRefreshTokenDays: 'TESSERA_CLIENT_REFRESH_TOKEN_DAYS',
   clientRefreshGraceSeconds: 'TESSERA_CLIENT_REFRESH_GRACE_SECONDS',
   clientTokenCacheSeconds: 'TESSERA_CLIENT_TOKEN_CACHE_SECONDS',
+  leaseTtlSeconds: 'TESSERA_LEASE_TTL_SECONDS',
   bodyLimitBytes: 'TESSERA_BODY_LIMIT_BYTES',
   shutdownGraceMs: 'TESSERA_SHUTDOWN_GRACE_MS',
 };

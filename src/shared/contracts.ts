@@ -152,5 +152,6 @@ export const ProblemDocument = z
       .array(z.object({ field: z.string(), code: z.string(), message: z.string() }))
       .optional()
       .describe('One entry per invalid field'),
+    limit: z.enum(['account', 'member', 'device']).optional().describe('On a refused connection: the limit that was hit'),
   })
   .meta({ id: 'Problem', description: 'RFC 9457 problem details' });

@@ -56,4 +56,6 @@ export interface Problem {
   instance?: string;
   requestId?: string;
   errors?: FieldError[];
+  /** On a refused connection: the limit that was hit. */
+  limit?: 'account' | 'member' | 'device';
 }

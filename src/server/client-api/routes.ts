@@ -6,6 +6,9 @@ import { SIGN_IN_RULES, type ThrottleKey } from '../auth/throttle.ts';
 import { changeContext } from '../http/context.ts';
 import { AppError } from '../http/errors.ts';
 import { planOf } from '../domain/plans/catalog.ts';
+import { clientDevices, closeOwnLease, connectionsInUse, openLease, renewLease } from '../domain/connections/leases.ts';
+import { ClientDevicePage, LeaseParams, Lease, OpenConnectionBody } from '../../shared/connections.ts';
+import { PageQuery } from '../../shared/organizations.ts';
 import { exchangeLoginToken, exchangePassword, OAuthFailure, refreshPair, revokeToken } from './grants.ts';
 import type { ClientPrincipal } from './sessions.ts';
 
@@ -155,12 +158,66 @@ export const clientRoutes: FastifyPluginAsyncZod = async (app) => {
     // the member was removed a moment ago, before this node heard of it
     if (!row) throw requireClient({ client: null } as FastifyRequest);
     const plan = planOf(row.plan_id);
+    const inUse = await database.inTenant(principal.accountId, (tx) => connectionsInUse(tx, principal.accountId, principal.memberId, clock.now()));
     return {
       member: { id: row.id, name: row.name, connectionLimit: row.connection_limit },
       account: { id: row.account_id, companyName: row.company_name },
-      // connections are counted from leases once devices and connections exist; none can be open yet
-      connections: { memberInUse: 0, memberLimit: row.connection_limit, accountInUse: 0, accountAllowance: plan.connectionAllowance },
+      connections: { memberInUse: inUse.member, memberLimit: row.connection_limit, accountInUse: inUse.account, accountAllowance: plan.connectionAllowance },
       session: { id: principal.sessionId, grant: principal.grant, createdAt: principal.sessionCreatedAt.toISOString() },
     };
+  });
+
+  const leaseTtlMs = app.services.config.leaseTtlSeconds * 1000;
+  const connectionTags = ['Desktop client'];
+  const clientSecurity = [{ clientAccessToken: [] }];
+
+  app.get('/devices', {
+    schema: {
+      tags: connectionTags,
+      operationId: 'clientListDevices',
+      summary: 'Devices this member may connect to, a keyset page at a time, with whether each is free',
+      querystring: PageQuery,
+      response: { 200: ClientDevicePage },
+      security: clientSecurity,
+    },
+  }, async (request) => clientDevices(database, requireClient(request), request.query, clock.now()));
+
+  app.post('/connections', {
+    schema: {
+      tags: connectionTags,
+      operationId: 'clientOpenConnection',
+      summary: "Open a connection to a device: counts against the member's limit and the account allowance; 409 names the limit hit",
+      body: OpenConnectionBody,
+      response: { 201: Lease },
+      security: clientSecurity,
+    },
+  }, async (request, reply) => {
+    const lease = await openLease(database, requireClient(request), request.body.deviceId, clock.now(), leaseTtlMs);
+    return reply.code(201).send(lease);
+  });
+
+  app.post('/connections/:leaseId/renew', {
+    schema: {
+      tags: connectionTags,
+      operationId: 'clientRenewConnection',
+      summary: 'Keep a connection open for another lease period',
+      params: LeaseParams,
+      response: { 200: Lease },
+      security: clientSecurity,
+    },
+  }, async (request) => renewLease(database, requireClient(request), request.params.leaseId, clock.now(), leaseTtlMs));
+
+  app.delete('/connections/:leaseId', {
+    schema: {
+      tags: connectionTags,
+      operationId: 'clientCloseConnection',
+      summary: 'Close a connection and free its slot',
+      params: LeaseParams,
+      response: { 204: z.null().describe('Closed') },
+      security: clientSecurity,
+    },
+  }, async (request, reply) => {
+    await closeOwnLease(database, requireClient(request), request.params.leaseId, clock.now());
+    return reply.code(204).send(null);
   });
 };

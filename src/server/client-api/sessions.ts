@@ -5,6 +5,7 @@ import type { ClientGrant } from '../db/schema.ts';
 import { NotifiedCache } from '../auth/notified-cache.ts';
 import { generateSecret, hashSecret, isWellFormedSecret } from '../auth/secrets.ts';
 import type { TokenResponse } from '../../shared/client-api.ts';
+import { closeLeasesOf } from '../domain/connections/leases.ts';
 
 /** A desktop client signed in as a team member, as every client request sees it. */
 export interface ClientPrincipal {
@@ -15,6 +16,8 @@ export interface ClientPrincipal {
   loginTokenId: string | null;
   grant: ClientGrant;
   sessionCreatedAt: Date;
+  /** The account's plan when the token was resolved (stale for at most the cache lifetime). */
+  planId: string;
 }
 
 /** What ended, so every node drops the access tokens it cached for it. */
@@ -141,7 +144,8 @@ export class ClientSessionStore {
     const row = await this.#database.db
       .selectFrom('client_tokens as t')
       .innerJoin('client_sessions as s', (join) => join.onRef('s.account_id', '=', 't.account_id').onRef('s.id', '=', 't.session_id'))
-      .select(['s.account_id', 's.member_id', 's.id', 's.login_token_id', 's.grant_type', 's.created_at', 't.expires_at'])
+      .innerJoin('accounts as a', 'a.account_id', 's.account_id')
+      .select(['s.account_id', 's.member_id', 's.id', 's.login_token_id', 's.grant_type', 's.created_at', 't.expires_at', 'a.plan_id'])
       .where('t.token_hash', '=', hash)
       .where('t.kind', '=', 'access')
       .where('t.expires_at', '>', now)
@@ -156,6 +160,7 @@ export class ClientSessionStore {
       loginTokenId: row.login_token_id,
       grant: row.grant_type,
       sessionCreatedAt: row.created_at,
+      planId: row.plan_id,
     };
     this.#cache.set(key, principal, now.getTime(), row.expires_at.getTime());
     return principal;
@@ -167,7 +172,10 @@ export class ClientSessionStore {
   }
 }
 
-/** Marks a member's desktop sessions revoked (all, or those of one login token or grant). */
+/**
+ * Marks a member's desktop sessions revoked (all, or those of one login token, session or grant)
+ * and closes the connections they held. Returns how many sessions ended.
+ */
 export async function revokeClientSessions(
   tx: Tx,
   where: { accountId: string; memberId?: string; loginTokenId?: string; sessionId?: string; grant?: ClientGrant },
@@ -183,6 +191,7 @@ export async function revokeClientSessions(
   if (where.loginTokenId) query = query.where('login_token_id', '=', where.loginTokenId);
   if (where.sessionId) query = query.where('id', '=', where.sessionId);
   if (where.grant) query = query.where('grant_type', '=', where.grant);
-  const result = await query.executeTakeFirst();
-  return Number(result.numUpdatedRows);
+  const ended = await query.returning('id').execute();
+  await closeLeasesOf(tx, where.accountId, { sessionIds: ended.map((s) => s.id) }, now, reason);
+  return ended.length;
 }

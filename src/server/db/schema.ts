@@ -174,8 +174,36 @@ export interface DevicesTable {
   kind: string;
   identifier: string;
   notes: string;
+  lease_id: Generated<string | null>;
+  lease_expires_at: Generated<Date | null>;
   created_at: Date;
   updated_at: Date;
+}
+
+export interface AccountSlotsTable {
+  account_id: string;
+  slot: number;
+  lease_id: string | null;
+  expires_at: Date | null;
+}
+
+export interface MemberSlotsTable extends AccountSlotsTable {
+  member_id: string;
+}
+
+export interface ConnectionLeasesTable {
+  account_id: string;
+  id: string;
+  member_id: string;
+  device_id: string;
+  client_session_id: string | null;
+  account_slot: number;
+  member_slot: number | null;
+  opened_at: Date;
+  renewed_at: Date;
+  expires_at: Date;
+  closed_at: Date | null;
+  close_reason: string | null;
 }
 
 export interface DB {
@@ -196,6 +224,9 @@ export interface DB {
   organization_group_members: OrganizationGroupMembersTable;
   selected_organizations: SelectedOrganizationsTable;
   devices: DevicesTable;
+  account_slots: AccountSlotsTable;
+  member_slots: MemberSlotsTable;
+  connection_leases: ConnectionLeasesTable;
 }
 
 /**

@@ -16,9 +16,11 @@ export function sendProblem(
   code: ProblemCode,
   detail: string,
   errors?: FieldError[],
+  extensions: Record<string, string | number> = {},
 ): FastifyReply {
   const status = PROBLEM_STATUS[code];
   const body: Problem = {
+    ...extensions,
     type: `${PROBLEM_TYPE_BASE}${code}`,
     title: PROBLEM_TITLES[code],
     status,
@@ -74,7 +76,7 @@ export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof AppError) {
       reply.headers(error.headers);
-      return sendProblem(request, reply, error.code, error.message, error.errors);
+      return sendProblem(request, reply, error.code, error.message, error.errors, error.extensions);
     }
     if (hasZodFastifySchemaValidationErrors(error)) {
       const errors = fieldErrorsFrom(error.validation as unknown as ZodIssueLike[], error.validationContext);

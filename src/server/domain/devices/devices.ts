@@ -6,6 +6,7 @@ import type { DevicesTable } from '../../db/schema.ts';
 import { conflict, notFound } from '../../http/errors.ts';
 import { containsPattern, decodeCursor, encodeCursor } from '../../http/cursor.ts';
 import { recordAccountChange, type ChangeContext } from '../audit/record.ts';
+import { closeLeasesOf } from '../connections/leases.ts';
 
 type DeviceRow = Selectable<DevicesTable>;
 
@@ -74,6 +75,8 @@ export async function createDevice(database: Database, context: ChangeContext, a
         kind: body.kind,
         identifier: body.identifier,
         notes: body.notes ?? '',
+        lease_id: null,
+        lease_expires_at: null,
         created_at: context.now,
         updated_at: context.now,
       };
@@ -112,6 +115,7 @@ export async function updateDevice(database: Database, context: ChangeContext, a
 export async function deleteDevice(database: Database, context: ChangeContext, accountId: string, deviceId: string): Promise<void> {
   await database.inTenant(accountId, async (tx) => {
     const before = await findDevice(tx, accountId, deviceId);
+    await closeLeasesOf(tx, accountId, { deviceIds: [deviceId] }, context.now, 'device_removed');
     await tx.deleteFrom('devices').where('account_id', '=', accountId).where('id', '=', deviceId).execute();
     await recordAccountChange(tx, context, { accountId, action: 'device.deleted', target: { type: 'device', id: deviceId }, before: toDevice(before) });
   });

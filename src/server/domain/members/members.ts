@@ -19,16 +19,16 @@ import { AppError, conflict, fieldError, notFound } from '../../http/errors.ts';
 import { recordAccountChange, type ChangeContext } from '../audit/record.ts';
 import { planOf } from '../plans/catalog.ts';
 import { issueLoginToken } from './login-tokens.ts';
+import { closeLeasesOf, connectionsByMember } from '../connections/leases.ts';
 
 type MemberRow = Selectable<TeamMembersTable>;
 
-function toTeamMember(row: MemberRow, activeTokens: number): TeamMember {
+function toTeamMember(row: MemberRow, activeTokens: number, connectionsInUse = 0): TeamMember {
   return {
     id: row.id,
     name: row.name,
     connectionLimit: row.connection_limit,
-    // Connections are counted from leases once devices and connections exist; none can be open yet.
-    connectionsInUse: 0,
+    connectionsInUse,
     credentialsEmail: row.credentials_email,
     activeTokens,
     createdAt: row.created_at.toISOString(),
@@ -105,10 +105,11 @@ export async function teamOverview(database: Database, accountId: string, now: D
       .orderBy('m.created_at')
       .orderBy('m.id')
       .execute();
+    const inUse = await connectionsByMember(tx, accountId, now);
     return {
       plan,
-      members: rows.map((row) => toTeamMember(row, Number(row.active_tokens ?? 0))),
-      connectionsInUse: 0,
+      members: rows.map((row) => toTeamMember(row, Number(row.active_tokens ?? 0), inUse.get(row.id) ?? 0)),
+      connectionsInUse: [...inUse.values()].reduce((sum, n) => sum + n, 0),
     };
   });
 }
@@ -181,6 +182,7 @@ export async function updateMember(database: Database, context: ChangeContext, a
 export async function removeMember(database: Database, clientSessions: ClientSessionStore, context: ChangeContext, accountId: string, memberId: string): Promise<void> {
   await database.inTenant(accountId, async (tx) => {
     const before = await lockMember(tx, accountId, memberId);
+    await closeLeasesOf(tx, accountId, { memberId }, context.now, 'member_removed');
     // tokens, sessions and their access tokens go with the member (ON DELETE CASCADE)
     await tx.deleteFrom('team_members').where('account_id', '=', accountId).where('id', '=', memberId).execute();
     await recordAccountChange(tx, context, {

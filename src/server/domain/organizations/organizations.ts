@@ -13,6 +13,7 @@ import { conflict, notFound } from '../../http/errors.ts';
 import { containsPattern, decodeCursor, encodeCursor } from '../../http/cursor.ts';
 import { recordAccountChange, type ChangeContext } from '../audit/record.ts';
 import { planOf } from '../plans/catalog.ts';
+import { closeLeasesOf } from '../connections/leases.ts';
 
 type OrganizationRow = Selectable<OrganizationsTable> & { device_count: number; group_ids: string[] | null };
 
@@ -141,6 +142,8 @@ export async function deleteOrganization(database: Database, context: ChangeCont
         `${before.name} still holds ${before.deviceCount} device${before.deviceCount === 1 ? '' : 's'}. Move or delete them first, or delete with cascade=true to delete them too.`,
       );
     }
+    const devices = await tx.selectFrom('devices').select('id').where('account_id', '=', accountId).where('organization_id', '=', organizationId).execute();
+    await closeLeasesOf(tx, accountId, { deviceIds: devices.map((d) => d.id) }, context.now, 'device_removed');
     await tx.deleteFrom('devices').where('account_id', '=', accountId).where('organization_id', '=', organizationId).execute();
     await tx.deleteFrom('organizations').where('account_id', '=', accountId).where('id', '=', organizationId).execute();
     await recordAccountChange(tx, context, {
