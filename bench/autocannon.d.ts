@@ -2,6 +2,20 @@
 declare module 'autocannon' {
   import type { EventEmitter } from 'node:events';
 
+  /** What setupRequest sees and answers: the request about to be written. */
+  export interface RequestData {
+    method?: string;
+    path?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+  }
+
+  /** One step of a request sequence; setupRequest runs before each time it is sent. */
+  export interface Request extends RequestData {
+    setupRequest?: (request: RequestData, context: Record<string, unknown>) => RequestData | null | undefined;
+    onResponse?: (status: number, body: string, context: Record<string, unknown>, headers: Record<string, string>) => void;
+  }
+
   export interface Options {
     url: string;
     method?: string;
@@ -12,6 +26,8 @@ declare module 'autocannon' {
     /** Seconds before a request counts as a timeout. */
     timeout?: number;
     pipelining?: number;
+    /** A sequence each connection cycles through (with setupRequest/onResponse for dynamic ones). */
+    requests?: Request[];
     workers?: number;
   }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { TesseraClient } from '../src/client/sdk.ts';
+import { LOGIN_TOKEN_GRANT, type TokenResponse } from '../src/shared/client-api.ts';
 
 /** A CSRF pair: the signed cookie (`tessera_csrf=…`) and the token for X-CSRF-Token. */
 export interface Csrf {
@@ -12,6 +13,8 @@ export interface Person {
   password: string;
   /** `tessera_session=…`, ready for a Cookie header. */
   sessionCookie: string;
+  /** The account the registration created (the person owns it). */
+  accountId: string;
 }
 
 function cookieFrom(response: Response, name: string): string {
@@ -48,7 +51,7 @@ export async function registerPerson(baseUrl: string): Promise<Person> {
     headers: { accept: 'application/json', 'content-type': 'application/json', 'x-csrf-token': csrf.token, cookie: csrf.cookie },
     body: JSON.stringify({ name: 'Bench Person', email, password, companyName: 'Bench Works', country: 'DE' }),
   });
-  await expectStatus(response, 201, 'POST /api/v1/auth/register');
+  const registered = (await expectStatus(response, 201, 'POST /api/v1/auth/register')) as { account: { id: string } };
   const sessionCookie = cookieFrom(response, 'tessera_session');
 
   const me = (await expectStatus(
@@ -61,5 +64,45 @@ export async function registerPerson(baseUrl: string): Promise<Person> {
   const client = new TesseraClient({ baseUrl, cookieJar: true });
   const signedIn = await client.signIn({ email, password });
   if (signedIn.user.email !== email) throw new Error(`sign-in through the SDK answered ${signedIn.user.email}, not ${email}`);
-  return { email, password, sessionCookie };
+  return { email, password, sessionCookie, accountId: registered.account.id };
+}
+
+/** A form body for POST /client/v1/token or /client/v1/revoke. */
+export function form(fields: Record<string, string>): string {
+  return new URLSearchParams(fields).toString();
+}
+
+export const FORM_HEADERS = { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' } as const;
+
+/** POST /client/v1/token with a login token: a new desktop session and its first token pair. */
+export async function exchangeLoginToken(baseUrl: string, loginToken: string): Promise<TokenResponse> {
+  const response = await fetch(`${baseUrl}/client/v1/token`, {
+    method: 'POST',
+    headers: FORM_HEADERS,
+    body: form({ grant_type: LOGIN_TOKEN_GRANT, login_token: loginToken }),
+  });
+  return (await expectStatus(response, 200, 'POST /client/v1/token (login token)')) as TokenResponse;
+}
+
+/**
+ * A team member of the person's account with `count` login tokens (its first one and count − 1
+ * more), as its desktop program would get them; checks that the first one signs in and that
+ * GET /client/v1/me answers for it.
+ */
+export async function desktopMember(baseUrl: string, person: Person, count: number): Promise<{ memberId: string; loginTokens: string[] }> {
+  const owner = new TesseraClient({ baseUrl, cookieJar: true });
+  await owner.signIn({ email: person.email, password: person.password });
+  const added = await owner.addTeamMember(person.accountId, { name: 'Bench Desktop' });
+  const loginTokens = [added.firstToken.secret];
+  for (let i = 1; i < count; i++) {
+    loginTokens.push((await owner.createLoginToken(person.accountId, added.member.id, { label: `Bench ${i}` })).secret);
+  }
+  const pair = await exchangeLoginToken(baseUrl, loginTokens[0]!);
+  const me = (await expectStatus(
+    await fetch(`${baseUrl}/client/v1/me`, { headers: { accept: 'application/json', authorization: `Bearer ${pair.access_token}` } }),
+    200,
+    'GET /client/v1/me',
+  )) as { member: { id: string } };
+  if (me.member.id !== added.member.id) throw new Error(`GET /client/v1/me answered member ${me.member.id}, not ${added.member.id}`);
+  return { memberId: added.member.id, loginTokens };
 }

@@ -1,4 +1,4 @@
-import autocannon, { type Result } from 'autocannon';
+import autocannon, { type Request, type Result } from 'autocannon';
 import { cpuSnapshot, cpuUse, type CpuUse } from './cpu.ts';
 import { monotonicUs } from './profile.ts';
 import { readMemory, resetPeak } from './server.ts';
@@ -11,6 +11,12 @@ export interface Scenario {
   headers?: Record<string, string>;
   body?: string;
   connections: number;
+  /**
+   * Requests built one by one (autocannon's setupRequest/onResponse), for bodies that change
+   * with every request, such as single-use refresh tokens; method, path and headers above are
+   * the defaults they start from.
+   */
+  requests?: Request[];
 }
 
 export interface LoadOptions {
@@ -82,6 +88,7 @@ async function fire(scenario: Scenario, options: LoadOptions, durationS: number,
     method: scenario.method,
     headers: scenario.headers ?? {},
     ...(scenario.body === undefined ? {} : { body: scenario.body }),
+    ...(scenario.requests === undefined ? {} : { requests: scenario.requests }),
     connections: scenario.connections,
     duration: durationS,
     timeout: 10,

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Argon2Reference } from './argon2.ts';
+import type { PropagationResult } from './client-api.ts';
 import type { CpuUse } from './cpu.ts';
 import type { LoadResult } from './load.ts';
 import type { Machine } from './machine.ts';
@@ -25,6 +26,8 @@ export interface BackendRun {
   ratios: Record<string, number>;
   /** The server's V8 CPU profile (--profile only). */
   profile?: string;
+  /** PostgreSQL only: desktop sessions revoked on this server, refused by a second node. */
+  propagation?: PropagationResult;
 }
 
 export interface BenchRun {
@@ -44,7 +47,15 @@ export const SCENARIO = {
   health: 'GET /healthz',
   me: 'GET /api/v1/me',
   signIn: 'POST /api/v1/auth/sign-in',
+  clientMe: 'GET /client/v1/me',
+  clientToken: 'POST /client/v1/token (login token)',
+  clientRefresh: 'POST /client/v1/token (refresh)',
 } as const;
+
+/** GET /client/v1/me should reach this share of /healthz (a cached access token, one query). */
+export const CLIENT_ME_AIM = 0.7;
+/** Node B should refuse a revoked access token within this many ms (p99). */
+export const PROPAGATION_AIM_MS = 100;
 
 /** Key in BackendRun.ratios: sign-in ÷ the hash rate measured with `cores` hashes in flight. */
 export const SIGN_IN_MEASURED = `${SCENARIO.signIn} ÷ measured parallel argon2`;
@@ -68,9 +79,30 @@ const HEADERS = ['Backend', 'Scenario', 'Conns', 'req/s', 'Ratio', 'p50 ms', 'p9
 const RIGHT = new Set([2, 3, 5, 6, 7, 8, 9, 10, 11]);
 const cores = (c: CpuUse) => [c.server, c.postgres, c.generator, c.other].map((v) => v.toFixed(2)).join('/');
 
+function propagationRow(b: BackendRun): string[][] {
+  const p = b.propagation;
+  if (!p) return [];
+  return [
+    [
+      b.backend,
+      p.scenario,
+      '2 nodes',
+      '—',
+      `${p.revocations} revocations (aim p99 ≤ ${PROPAGATION_AIM_MS} ms)`,
+      ms(p.fromSentMs.p50),
+      ms(p.fromSentMs.p99),
+      String(p.failures.length),
+      '—',
+      '—',
+      '—',
+      '—',
+    ],
+  ];
+}
+
 function rows(run: BenchRun): string[][] {
-  return run.backends.flatMap((b) =>
-    b.scenarios.map((r) => [
+  return run.backends.flatMap((b) => [
+    ...b.scenarios.map((r) => [
       b.backend,
       r.scenario,
       String(r.connections),
@@ -84,7 +116,8 @@ function rows(run: BenchRun): string[][] {
       mib(r.rss.after),
       cores(r.cpu),
     ]),
-  );
+    ...propagationRow(b),
+  ]);
 }
 
 function textTable(headers: string[], body: string[][]): string {
@@ -103,7 +136,11 @@ function describeLoad(run: BenchRun): string {
   const c = run.settings.connections;
   return (
     `autocannon in the harness process (one thread), ${run.settings.durationS} s per scenario after a ` +
-    `${run.settings.warmupS} s warm-up; ${c.get} connections for the GETs, ${c.signIn} for sign-in. ` +
+    `${run.settings.warmupS} s warm-up; ${c.get} connections for the GETs, ${c.signIn} for sign-in, ` +
+    `${c.token ?? c.signIn} for the token endpoint. ` +
+    `Login-token exchanges cycle through ${c.token ?? c.signIn} login tokens of one member, each exchange opening a new desktop session; ` +
+    `each refresh connection carries one desktop session that keeps rotating, every request presenting the single-use ` +
+    `refresh token the previous answer returned (never one already sent), so req/s is sustained rotations. ` +
     `The server runs as a child process; generator, server (and PostgreSQL) share the same ` +
     `${run.machine.cores} cores, so absolute figures understate a dedicated server. ` +
     `CPU columns: average cores used during the run by the server process, PostgreSQL's processes, the ` +
@@ -126,6 +163,20 @@ function referenceLines(run: BenchRun): string[] {
   }
   for (const b of run.backends) {
     lines.push(`Start for the load runs, ${b.backend} (fresh database, spawn → /readyz): ${seconds(b.readyMs)}, idle RSS ${mib(b.idleRss)}`);
+  }
+  for (const b of run.backends) {
+    const p = b.propagation;
+    if (!p) continue;
+    lines.push(
+      `${p.scenario}, ${b.backend}: a second server process on the same database and secret (access tokens cached ${p.nodeBCacheSeconds} s there). ` +
+        `${p.revocations} times (after ${p.warmup} unmeasured): a desktop client signs in on node A, node B caches its access token ` +
+        `(GET /client/v1/me → 200), node A revokes the session (POST /client/v1/revoke) while node B is polled back to back ` +
+        `(${p.pollsMean.toFixed(1)} polls per revocation on average). Revoke sent → node B's first 401: ` +
+        `p50 ${ms(p.fromSentMs.p50)} ms, p90 ${ms(p.fromSentMs.p90)} ms, p99 ${ms(p.fromSentMs.p99)} ms, max ${ms(p.fromSentMs.max)} ms; ` +
+        `node A's answer → node B's first 401: p50 ${ms(p.afterAnswerMs.p50)} ms, p99 ${ms(p.afterAnswerMs.p99)} ms ` +
+        `(node A answers the revocation in p50 ${ms(p.revokeMs.p50)} ms, p99 ${ms(p.revokeMs.p99)} ms)` +
+        (p.failures.length ? `; ${p.failures.length} failed: ${p.failures.slice(0, 3).join('; ')}` : ''),
+    );
   }
   return lines;
 }
@@ -179,14 +230,17 @@ as a child process (so the server's memory is measured apart from the load gener
 PGlite in a fresh data directory, then on a fresh database on the PostgreSQL server at
 \`127.0.0.1:5432\` (dropped afterwards), and loads it with
 [autocannon](https://github.com/mcollina/autocannon): \`GET /healthz\` as the baseline,
-\`GET /api/v1/me\` with a session cookie, and \`POST /api/v1/auth/sign-in\` with the right
-password. It also times argon2id on this machine, and the start of \`npm start\` on an empty and
-on an existing data directory.
+\`GET /api/v1/me\` with a session cookie, \`POST /api/v1/auth/sign-in\` with the right
+password, and the desktop client API: \`GET /client/v1/me\` with an access token, and
+\`POST /client/v1/token\` exchanging login tokens and rotating refresh tokens. On PostgreSQL it
+also starts a second server process on the same database and times how soon that node refuses
+an access token the first node revoked. It also times argon2id on this machine, and the start of
+\`npm start\` on an empty and on an existing data directory.
 
 \`\`\`sh
 npm run bench              # 10 s per scenario after a 2 s warm-up; rewrites the results below
 npm run bench -- --quick   # 3 s per scenario: everything in under two minutes
-npm run bench -- --help    # --duration, --connections, --backends, --scenarios, --no-write,
+npm run bench -- --help    # --duration, --connections, --backends, --scenarios, --revocations, --no-write,
                            # --profile (V8 CPU profiles of the server, summarized per scenario),
                            # --wait-quiet (wait for other processes to leave the CPU first)
 \`\`\`
@@ -210,6 +264,20 @@ database share the cores with the server. The ratios, measured in the same run, 
   generator sharing the cores). In brackets: the ratio to the hash rate measured with one hash
   in flight per core, which is lower than the limit where cores share caches and memory
   bandwidth (hyper-threads, small VMs).
+- **\`/client/v1/me\` ÷ \`/healthz\`**: the same for the desktop client: resolving an access
+  token (cached per node) and answering the member, its account and its limits. The aim is 0.7.
+- **\`POST /client/v1/token\`** writes: a login-token exchange opens a desktop session (session,
+  token pair, audit record); a refresh rotates the pair. Both are database-bound; their ratio to
+  \`/healthz\` is given for scale. A refresh token is single use (presenting it twice revokes the
+  session), so the refresh scenario keeps one desktop session per connection rotating: each
+  request sends the refresh token the previous answer returned, taken from a pool filled by
+  login-token exchanges before the run. No refresh token is sent twice; req/s counts the
+  rotations answered 200.
+- **Revocation node A → node B** (PostgreSQL only): a second server process on the same
+  database and secret, caching access tokens for 60 s. Each time, a desktop client signs in on
+  node A, node B caches its access token, node A revokes the session (the desktop sign-out)
+  while node B is polled back to back; p50/p99 are from sending the revocation to node B's first
+  401, which only the NOTIFY explains. The aim is p99 ≤ 100 ms.
 - **RSS** is the server process's resident memory: before the scenario's warm-up, the peak
   while loaded (VmHWM, reset before each scenario), and right after.
 - **CPU srv/db/gen/other** is the average number of cores the server process, PostgreSQL, the

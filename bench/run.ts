@@ -2,6 +2,7 @@
  * `npm run bench [-- --quick]`: throughput, latency and memory of the server as `npm start` runs
  * it, on PGlite and on PostgreSQL. See docs/benchmarks.md for how to read the figures.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,11 +11,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createServerDatabase } from '../test/support/databases.ts';
 import { measureArgon2 } from './argon2.ts';
 import { cpuSnapshot, cpuUse, type CpuUse } from './cpu.ts';
-import { anonymousCsrf, registerPerson } from './fixtures.ts';
+import { loginTokenExchanges, measurePropagation, PROPAGATION_SCENARIO, RefreshPool } from './client-api.ts';
+import { anonymousCsrf, desktopMember, exchangeLoginToken, FORM_HEADERS, registerPerson } from './fixtures.ts';
 import { failureOf, runLoad, type Scenario } from './load.ts';
 import { describeMachine } from './machine.ts';
 import { summarizeProfile } from './profile.ts';
-import { SCENARIO, SIGN_IN_MEASURED, textReport, writeDocs, type Backend, type BackendRun, type BenchRun, type StartTiming } from './report.ts';
+import { CLIENT_ME_AIM, PROPAGATION_AIM_MS, SCENARIO, SIGN_IN_MEASURED, textReport, writeDocs, type Backend, type BackendRun, type BenchRun, type StartTiming } from './report.ts';
 import { readMemory, ROOT, spawnServer, type ServerProcess } from './server.ts';
 
 const { values: args } = parseArgs({
@@ -24,8 +26,10 @@ const { values: args } = parseArgs({
     warmup: { type: 'string' },
     connections: { type: 'string' },
     'sign-in-connections': { type: 'string' },
+    'token-connections': { type: 'string' },
+    revocations: { type: 'string' },
     backends: { type: 'string', default: 'pglite,postgres' },
-    scenarios: { type: 'string', default: 'health,me,sign-in' },
+    scenarios: { type: 'string', default: 'health,me,sign-in,client-me,client-token,client-refresh,client-revocation' },
     'no-write': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'wait-quiet': { type: 'string' },
@@ -40,8 +44,11 @@ if (args.help) {
   --warmup=<s>              warm-up seconds before each scenario (default 2, quick 1)
   --connections=<n>         connections for the GET scenarios (default 50)
   --sign-in-connections=<n> connections for sign-in (default 16)
+  --token-connections=<n>   connections for POST /client/v1/token (default 16)
+  --revocations=<n>         revocations timed across two nodes (default 200)
   --backends=<list>         pglite,postgres (default both, in that order)
-  --scenarios=<list>        health,me,sign-in (default all)
+  --scenarios=<list>        health,me,sign-in,client-me,client-token,client-refresh,
+                            client-revocation (default all; client-revocation on PostgreSQL only)
   --no-write                do not touch docs/benchmarks.md and docs/benchmarks.json
   --profile                 write a V8 CPU profile of each server (to a temporary folder) and summarize
                             it per scenario; implies --no-write
@@ -59,12 +66,23 @@ const number = (value: string | undefined, fallback: number, name: string) => {
 const quick = args.quick;
 const durationS = number(args.duration, quick ? 3 : 10, 'duration');
 const warmupS = number(args.warmup, quick ? 1 : 2, 'warmup');
-const connections = { get: number(args.connections, 50, 'connections'), signIn: number(args['sign-in-connections'], 16, 'sign-in-connections') };
-if (durationS === 0 || connections.get < 1 || connections.signIn < 1) throw new Error('--duration and the connection counts must be positive');
+const connections = {
+  get: number(args.connections, 50, 'connections'),
+  signIn: number(args['sign-in-connections'], 16, 'sign-in-connections'),
+  token: number(args['token-connections'], 16, 'token-connections'),
+};
+if (durationS === 0 || connections.get < 1 || connections.signIn < 1 || connections.token < 1) {
+  throw new Error('--duration and the connection counts must be positive');
+}
+const revocations = number(args.revocations, 200, 'revocations');
+/** Node B keeps access tokens this long: only the NOTIFY can explain a 401 within it. */
+const NODE_B_CACHE_SECONDS = 60;
 const backends = args.backends.split(',').map((b) => b.trim()) as Backend[];
 for (const b of backends) if (b !== 'pglite' && b !== 'postgres') throw new Error(`unknown backend ${b}`);
 const scenarioKeys = new Set(args.scenarios.split(',').map((s) => s.trim()));
-for (const s of scenarioKeys) if (!['health', 'me', 'sign-in'].includes(s)) throw new Error(`unknown scenario ${s}`);
+const SCENARIO_KEYS = ['health', 'me', 'sign-in', 'client-me', 'client-token', 'client-refresh', 'client-revocation'];
+for (const s of scenarioKeys) if (!SCENARIO_KEYS.includes(s)) throw new Error(`unknown scenario ${s}`);
+const clientScenarios = [...scenarioKeys].some((s) => s.startsWith('client-'));
 const write = !args['no-write'] && !args.profile;
 
 const t0 = performance.now();
@@ -102,8 +120,18 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-async function startServer(dataDir: string, options: { databaseUrl?: string; profile?: boolean } = {}) {
-  const server = await spawnServer({ dataDir, databaseUrl: options.databaseUrl, webDir, cpuProfileDir: options.profile ? profileDir : undefined });
+async function startServer(
+  dataDir: string,
+  options: { databaseUrl?: string; secret?: string; env?: Record<string, string>; profile?: boolean } = {},
+) {
+  const server = await spawnServer({
+    dataDir,
+    databaseUrl: options.databaseUrl,
+    secret: options.secret,
+    env: options.env,
+    webDir,
+    cpuProfileDir: options.profile ? profileDir : undefined,
+  });
   const stop = onCleanUp(() => server.stop());
   return { server, stop };
 }
@@ -132,15 +160,17 @@ async function runBackend(backend: Backend, failures: string[]): Promise<Backend
   const dataDir = path.join(workDir, `data-${backend}`);
   let databaseUrl: string | undefined;
   let databaseName: string | null = null;
+  let secret: string | undefined;
   let dropDatabase = async () => {};
   if (backend === 'postgres') {
     const database = await createServerDatabase();
     dropDatabase = onCleanUp(() => database.drop());
     databaseUrl = database.url;
     databaseName = new URL(database.url).pathname.slice(1);
+    secret = randomBytes(32).toString('hex'); // shared with the second node of client-revocation
     progress(`postgres: created database ${databaseName}`);
   }
-  const started = await startServer(dataDir, { databaseUrl, profile: true });
+  const started = await startServer(dataDir, { databaseUrl, secret, profile: true });
   const { server } = started;
   const readyMs = await server.waitFor('/readyz');
   const idleRss = await settledRss(server);
@@ -150,7 +180,13 @@ async function runBackend(backend: Backend, failures: string[]): Promise<Backend
   const csrf = await anonymousCsrf(server.url);
   progress(`${backend}: registered ${person.email}; session and sign-in checked`);
 
-  const scenarios: Array<[string, Scenario]> = [
+  // the desktop client: one member with a login token per token-endpoint connection
+  const desktop = clientScenarios ? await desktopMember(server.url, person, connections.token) : null;
+  const desktopTokens = desktop ? await exchangeLoginToken(server.url, desktop.loginTokens[0]!) : null;
+  const refreshPool = desktop ? new RefreshPool(server.url, desktop.loginTokens[0]!) : null;
+  if (desktop) progress(`${backend}: team member with ${desktop.loginTokens.length} login tokens; exchange and GET /client/v1/me checked`);
+
+  const scenarios: Array<[string, Scenario, (() => Promise<void>)?]> = [
     ['health', { name: SCENARIO.health, method: 'GET', path: '/healthz', connections: connections.get }],
     [
       'me',
@@ -174,9 +210,48 @@ async function runBackend(backend: Backend, failures: string[]): Promise<Backend
       },
     ],
   ];
+  if (desktop && desktopTokens && refreshPool) {
+    scenarios.push(
+      [
+        'client-me',
+        {
+          name: SCENARIO.clientMe,
+          method: 'GET',
+          path: '/client/v1/me',
+          headers: { accept: 'application/json', authorization: `Bearer ${desktopTokens.access_token}` },
+          connections: connections.get,
+        },
+      ],
+      [
+        'client-token',
+        {
+          name: SCENARIO.clientToken,
+          method: 'POST',
+          path: '/client/v1/token',
+          headers: FORM_HEADERS,
+          connections: connections.token,
+          requests: loginTokenExchanges(desktop.loginTokens),
+        },
+      ],
+      [
+        'client-refresh',
+        {
+          name: SCENARIO.clientRefresh,
+          method: 'POST',
+          path: '/client/v1/token',
+          headers: FORM_HEADERS,
+          connections: connections.token,
+          requests: refreshPool.requests(),
+        },
+        // a session per connection for the warm-up and the run, plus the chains they cut off
+        () => refreshPool.fill(connections.token * 3 + 16),
+      ],
+    );
+  }
   const run: BackendRun = { backend, readyMs, idleRss, scenarios: [], ratios: {} };
-  for (const [key, scenario] of scenarios) {
+  for (const [key, scenario, prepare] of scenarios) {
     if (!scenarioKeys.has(key)) continue;
+    await prepare?.();
     progress(`${backend}: ${scenario.name}, ${scenario.connections} connections, ${warmupS} s warm-up + ${durationS} s`);
     const result = await runLoad(scenario, { baseUrl: server.url, pid: server.pid, database: databaseName, durationS, warmupS });
     const failure = failureOf(result);
@@ -191,6 +266,12 @@ async function runBackend(backend: Backend, failures: string[]): Promise<Backend
     }
     run.scenarios.push(result);
   }
+  if (refreshPool?.starved) failures.push(`${backend} ${SCENARIO.clientRefresh}: the refresh-token pool ran dry ${refreshPool.starved} times`);
+  if (backend === 'postgres' && desktop && scenarioKeys.has('client-revocation') && revocations > 0) {
+    run.propagation = await measureRevocation(server.url, { dataDir: path.join(workDir, 'data-node-b'), databaseUrl: databaseUrl!, secret: secret! }, desktop.loginTokens[0]!);
+    const p = run.propagation;
+    if (p.failures.length) failures.push(...p.failures.slice(0, 5).map((f) => `${backend} ${PROPAGATION_SCENARIO}: ${f}`));
+  }
   await stopServer(started);
   if (profileDir) {
     const written = fs.readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${server.pid}.`));
@@ -203,12 +284,46 @@ async function runBackend(backend: Backend, failures: string[]): Promise<Backend
   return run;
 }
 
+/** Starts a second node on the same database and times revocations on the first seen by it. */
+async function measureRevocation(nodeA: string, nodeB: { dataDir: string; databaseUrl: string; secret: string }, loginToken: string) {
+  const second = await startServer(nodeB.dataDir, {
+    databaseUrl: nodeB.databaseUrl,
+    secret: nodeB.secret,
+    env: { TESSERA_CLIENT_TOKEN_CACHE_SECONDS: String(NODE_B_CACHE_SECONDS) },
+  });
+  try {
+    await second.server.waitFor('/readyz');
+    progress(`postgres: ${PROPAGATION_SCENARIO}: node B pid ${second.server.pid} ready; timing ${revocations} revocations`);
+    const result = await measurePropagation({
+      nodeA,
+      nodeB: second.server.url,
+      loginToken,
+      count: revocations,
+      warmup: 10,
+      nodeBCacheSeconds: NODE_B_CACHE_SECONDS,
+      timeoutMs: 5000,
+    });
+    progress(
+      `postgres: ${PROPAGATION_SCENARIO}: revoke sent → node B's first 401 p50 ${result.fromSentMs.p50.toFixed(2)} ms, ` +
+        `p99 ${result.fromSentMs.p99.toFixed(2)} ms, max ${result.fromSentMs.max.toFixed(2)} ms` +
+        (result.failures.length ? ` — FAILED: ${result.failures.length} revocations` : ''),
+    );
+    return result;
+  } finally {
+    await stopServer(second);
+  }
+}
+
 function addRatios(run: BackendRun, argon2: { limitPerSec: number; parallelHashesPerSec: number }): void {
   const find = (name: string) => run.scenarios.find((s) => s.scenario === name);
   const health = find(SCENARIO.health);
   const me = find(SCENARIO.me);
   const signIn = find(SCENARIO.signIn);
   if (health && me) run.ratios[SCENARIO.me] = me.reqPerSec / health.reqPerSec;
+  for (const name of [SCENARIO.clientMe, SCENARIO.clientToken, SCENARIO.clientRefresh]) {
+    const result = find(name);
+    if (health && result) run.ratios[name] = result.reqPerSec / health.reqPerSec;
+  }
   if (signIn) {
     run.ratios[SCENARIO.signIn] = signIn.reqPerSec / argon2.limitPerSec;
     run.ratios[SIGN_IN_MEASURED] = signIn.reqPerSec / argon2.parallelHashesPerSec;
@@ -272,6 +387,14 @@ async function main(): Promise<number> {
     const ratio = run.ratios[SCENARIO.me];
     if (ratio !== undefined && ratio < 0.5) {
       notes.push(`${run.backend}: GET /api/v1/me reaches only ${ratio.toFixed(2)} of /healthz (below 0.5).`);
+    }
+    const clientMe = run.ratios[SCENARIO.clientMe];
+    if (clientMe !== undefined && clientMe < CLIENT_ME_AIM) {
+      notes.push(`${run.backend}: GET /client/v1/me reaches only ${clientMe.toFixed(2)} of /healthz (aim ≥ ${CLIENT_ME_AIM}).`);
+    }
+    const p99 = run.propagation?.fromSentMs.p99;
+    if (p99 !== undefined && p99 > PROPAGATION_AIM_MS) {
+      notes.push(`${run.backend}: revocation propagation p99 ${p99.toFixed(1)} ms is above the aim of ${PROPAGATION_AIM_MS} ms.`);
     }
   }
   const bench: BenchRun = {

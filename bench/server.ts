@@ -16,6 +16,10 @@ export interface ServerOptions {
   webDir: string;
   /** Write a V8 CPU profile of the server into this folder when it exits. */
   cpuProfileDir?: string | undefined;
+  /** TESSERA_SECRET, so several nodes on one database share it; generated in dataDir when absent. */
+  secret?: string | undefined;
+  /** Further TESSERA_* settings (cache lifetimes and the like). */
+  env?: Record<string, string> | undefined;
 }
 
 export interface ServerProcess {
@@ -89,6 +93,8 @@ function serverEnv(port: number, options: ServerOptions): NodeJS.ProcessEnv {
     TESSERA_DATA_DIR: options.dataDir,
   });
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
+  if (options.secret) env.TESSERA_SECRET = options.secret;
+  Object.assign(env, options.env ?? {});
   return env;
 }
 

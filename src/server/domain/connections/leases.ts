@@ -5,7 +5,7 @@ import type { PageQuery } from '../../../shared/organizations.ts';
 import type { ClientPrincipal } from '../../client-api/sessions.ts';
 import type { Database, Tx } from '../../db/database.ts';
 import { AppError, notFound } from '../../http/errors.ts';
-import { containsPattern, decodeCursor, encodeCursor } from '../../http/cursor.ts';
+import { afterNameCursor, containsPattern, namePage } from '../../http/cursor.ts';
 import { recordAccountChange, type ChangeContext } from '../audit/record.ts';
 import { planOf } from '../plans/catalog.ts';
 
@@ -130,7 +130,7 @@ export async function connectionsByMember(tx: Tx, accountId: string, now: Date):
 
 /** Devices a member's client may connect to (every device of the account), a keyset page at a time. */
 export async function clientDevices(database: Database, principal: ClientPrincipal, query: PageQuery, now: Date): Promise<ClientDevicePage> {
-  const after = decodeCursor(query.cursor, 2);
+  const after = afterNameCursor(query.cursor);
   return database.inTenant(principal.accountId, async (tx) => {
     let select = tx
       .selectFrom('devices')
@@ -140,12 +140,10 @@ export async function clientDevices(database: Database, principal: ClientPrincip
       const pattern = containsPattern(query.q);
       select = select.where(sql<boolean>`(name ilike ${pattern} or identifier ilike ${pattern})`);
     }
-    if (after) select = select.where(sql<boolean>`(lower(name), id) > (${after[0]}, ${after[1]}::uuid)`);
-    const rows = await select.orderBy(sql`lower(name)`).orderBy('id').limit(query.limit + 1).execute();
-    const page = rows.slice(0, query.limit);
-    const last = page.at(-1);
+    if (after) select = select.where(after);
+    const page = namePage(await select.orderBy(sql`lower(name)`).orderBy('id').limit(query.limit + 1).execute(), query.limit);
     return {
-      items: page.map((d) => ({
+      items: page.rows.map((d) => ({
         id: d.id,
         organizationId: d.organization_id,
         name: d.name,
@@ -153,7 +151,7 @@ export async function clientDevices(database: Database, principal: ClientPrincip
         identifier: d.identifier,
         available: d.lease_id === null || (d.lease_expires_at !== null && d.lease_expires_at <= now),
       })),
-      nextCursor: rows.length > query.limit && last ? encodeCursor([last.name.toLowerCase(), last.id]) : null,
+      nextCursor: page.nextCursor,
     };
   });
 }

@@ -4,7 +4,7 @@ import type { CreateDeviceBody, Device, DevicePage, PageQuery, UpdateDeviceBody 
 import type { Database, Tx } from '../../db/database.ts';
 import type { DevicesTable } from '../../db/schema.ts';
 import { conflict, notFound } from '../../http/errors.ts';
-import { containsPattern, decodeCursor, encodeCursor } from '../../http/cursor.ts';
+import { afterNameCursor, containsPattern, namePage } from '../../http/cursor.ts';
 import { recordAccountChange, type ChangeContext } from '../audit/record.ts';
 import { closeLeasesOf } from '../connections/leases.ts';
 
@@ -47,7 +47,7 @@ async function findDevice(tx: Tx, accountId: string, deviceId: string): Promise<
 
 /** Devices of an organization by name, a keyset page at a time; `q` matches name or identifier. */
 export async function listDevices(database: Database, accountId: string, organizationId: string, query: PageQuery): Promise<DevicePage> {
-  const after = decodeCursor(query.cursor, 2);
+  const after = afterNameCursor(query.cursor);
   return database.inTenant(accountId, async (tx) => {
     await assertOrganization(tx, accountId, organizationId);
     let select = tx.selectFrom('devices').selectAll().where('account_id', '=', accountId).where('organization_id', '=', organizationId);
@@ -55,11 +55,9 @@ export async function listDevices(database: Database, accountId: string, organiz
       const pattern = containsPattern(query.q);
       select = select.where(sql<boolean>`(name ilike ${pattern} or identifier ilike ${pattern})`);
     }
-    if (after) select = select.where(sql<boolean>`(lower(name), id) > (${after[0]}, ${after[1]}::uuid)`);
-    const rows = await select.orderBy(sql`lower(name)`).orderBy('id').limit(query.limit + 1).execute();
-    const page = rows.slice(0, query.limit);
-    const last = page.at(-1);
-    return { items: page.map(toDevice), nextCursor: rows.length > query.limit && last ? encodeCursor([last.name.toLowerCase(), last.id]) : null };
+    if (after) select = select.where(after);
+    const page = namePage(await select.orderBy(sql`lower(name)`).orderBy('id').limit(query.limit + 1).execute(), query.limit);
+    return { items: page.rows.map(toDevice), nextCursor: page.nextCursor };
   });
 }
 

@@ -10,7 +10,7 @@ import type {
 import type { Database, Tx } from '../../db/database.ts';
 import type { OrganizationsTable } from '../../db/schema.ts';
 import { conflict, notFound } from '../../http/errors.ts';
-import { containsPattern, decodeCursor, encodeCursor } from '../../http/cursor.ts';
+import { afterNameCursor, containsPattern, namePage } from '../../http/cursor.ts';
 import { recordAccountChange, type ChangeContext } from '../audit/record.ts';
 import { planOf } from '../plans/catalog.ts';
 import { closeLeasesOf } from '../connections/leases.ts';
@@ -66,19 +66,14 @@ export async function findOrganization(tx: Tx, accountId: string, organizationId
 }
 
 export async function listOrganizations(database: Database, accountId: string, query: PageQuery): Promise<OrganizationPage> {
-  const limit = query.limit;
-  const after = decodeCursor(query.cursor, 2);
+  const after = afterNameCursor(query.cursor, 'o');
   return database.inTenant(accountId, async (tx) => {
     let select = organizationsQuery(tx, accountId);
     if (query.q) select = select.where(sql<boolean>`o.name ilike ${containsPattern(query.q)}`);
-    if (after) select = select.where(sql<boolean>`(lower(o.name), o.id) > (${after[0]}, ${after[1]}::uuid)`);
-    const rows = (await select.orderBy(sql`lower(o.name)`).orderBy('o.id').limit(limit + 1).execute()) as OrganizationRow[];
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
-    return {
-      items: page.map(toOrganization),
-      nextCursor: rows.length > limit && last ? encodeCursor([last.name.toLowerCase(), last.id]) : null,
-    };
+    if (after) select = select.where(after);
+    const rows = (await select.orderBy(sql`lower(o.name)`).orderBy('o.id').limit(query.limit + 1).execute()) as OrganizationRow[];
+    const page = namePage(rows, query.limit);
+    return { items: page.rows.map(toOrganization), nextCursor: page.nextCursor };
   });
 }
 
