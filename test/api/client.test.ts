@@ -151,6 +151,17 @@ for (const backend of BACKENDS) {
       assert.equal((await client.me()).member.name, 'Desk', 'the client refreshed by itself');
     });
 
+    it("shows a renamed member, a changed limit and a renamed account at once, though sessions are cached", async () => {
+      const { account, member, firstToken, client: owner } = await memberWithToken();
+      const client = desktop();
+      await client.signInWithLoginToken(firstToken.secret);
+      assert.equal((await client.me()).member.name, 'Desk');
+      await owner.updateTeamMember(account.id, member.id, { name: 'Reception', connectionLimit: 1 });
+      await owner.updateAccount(account.id, { companyName: 'Renamed GmbH' });
+      const me = await client.me();
+      assert.deepEqual([me.member.name, me.connections.memberLimit, me.account.companyName], ['Reception', 1, 'Renamed GmbH']);
+    });
+
     it('signs a desktop session out through RFC 7009 revocation', async () => {
       const { firstToken } = await memberWithToken();
       const client = desktop();

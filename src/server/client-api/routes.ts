@@ -11,10 +11,39 @@ import { ClientDevicePage, LeaseParams, Lease, OpenConnectionBody } from '../../
 import { PageQuery } from '../../shared/organizations.ts';
 import { exchangeLoginToken, exchangePassword, OAuthFailure, refreshPair, revokeToken } from './grants.ts';
 import type { ClientPrincipal } from './sessions.ts';
+import type { Clock } from '../clock.ts';
+import type { Database } from '../db/database.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     client: ClientPrincipal | null;
+  }
+}
+
+/**
+ * Connections in use, as the client reads them about itself: counted at most once a second per
+ * member and node, so a client polling /me costs no query (display only; limits are enforced
+ * by the database when a connection opens).
+ */
+class UsageSnapshots {
+  readonly #database: Database;
+  readonly #clock: Clock;
+  readonly #snapshots = new Map<string, { at: number; value: Promise<{ account: number; member: number }> }>();
+
+  constructor(database: Database, clock: Clock) {
+    this.#database = database;
+    this.#clock = clock;
+  }
+
+  get(principal: ClientPrincipal): Promise<{ account: number; member: number }> {
+    const now = this.#clock.now();
+    const known = this.#snapshots.get(principal.memberId);
+    if (known && now.getTime() - known.at < 1000) return known.value;
+    if (this.#snapshots.size > 50_000) this.#snapshots.clear();
+    const value = this.#database.inTenant(principal.accountId, (tx) => connectionsInUse(tx, principal.accountId, principal.memberId, now));
+    this.#snapshots.set(principal.memberId, { at: now.getTime(), value });
+    value.catch(() => this.#snapshots.delete(principal.memberId));
+    return value;
   }
 }
 
@@ -45,6 +74,7 @@ export function requireClient(request: FastifyRequest): ClientPrincipal {
 /** The desktop client's API: OAuth 2.0 token endpoint, revocation, and what the client reads. */
 export const clientRoutes: FastifyPluginAsyncZod = async (app) => {
   const { database, clock, throttle, clientSessions } = app.services;
+  const usage = new UsageSnapshots(database, clock);
 
   // RFC 6749 §3.2: the token endpoint takes application/x-www-form-urlencoded, each parameter once.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8 * 1024 }, (_request, body, done) => {
@@ -146,23 +176,16 @@ export const clientRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request) => {
     const principal = requireClient(request);
-    const row = await database.inTenant(principal.accountId, (tx) =>
-      tx
-        .selectFrom('team_members as m')
-        .innerJoin('accounts as a', 'a.account_id', 'm.account_id')
-        .select(['m.id', 'm.name', 'm.connection_limit', 'a.account_id', 'a.company_name', 'a.plan_id'])
-        .where('m.account_id', '=', principal.accountId)
-        .where('m.id', '=', principal.memberId)
-        .executeTakeFirst(),
-    );
-    // the member was removed a moment ago, before this node heard of it
-    if (!row) throw requireClient({ client: null } as FastifyRequest);
-    const plan = planOf(row.plan_id);
-    const inUse = await database.inTenant(principal.accountId, (tx) => connectionsInUse(tx, principal.accountId, principal.memberId, clock.now()));
+    const inUse = await usage.get(principal);
     return {
-      member: { id: row.id, name: row.name, connectionLimit: row.connection_limit },
-      account: { id: row.account_id, companyName: row.company_name },
-      connections: { memberInUse: inUse.member, memberLimit: row.connection_limit, accountInUse: inUse.account, accountAllowance: plan.connectionAllowance },
+      member: { id: principal.memberId, name: principal.memberName, connectionLimit: principal.connectionLimit },
+      account: { id: principal.accountId, companyName: principal.companyName },
+      connections: {
+        memberInUse: inUse.member,
+        memberLimit: principal.connectionLimit,
+        accountInUse: inUse.account,
+        accountAllowance: planOf(principal.planId).connectionAllowance,
+      },
       session: { id: principal.sessionId, grant: principal.grant, createdAt: principal.sessionCreatedAt.toISOString() },
     };
   });

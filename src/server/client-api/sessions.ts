@@ -16,12 +16,15 @@ export interface ClientPrincipal {
   loginTokenId: string | null;
   grant: ClientGrant;
   sessionCreatedAt: Date;
-  /** The account's plan when the token was resolved (stale for at most the cache lifetime). */
+  /** What the client reads about itself, as of resolving the token; every node drops it on change. */
+  memberName: string;
+  connectionLimit: number | null;
+  companyName: string;
   planId: string;
 }
 
 /** What ended, so every node drops the access tokens it cached for it. */
-export type ClientChange = { session: string } | { member: string } | { loginToken: string };
+export type ClientChange = { session: string } | { member: string } | { loginToken: string } | { account: string };
 
 export interface ClientTokenPolicy {
   accessTtlMs: number;
@@ -34,6 +37,7 @@ export interface ClientTokenPolicy {
 function matches(principal: ClientPrincipal, change: ClientChange): boolean {
   if ('session' in change) return principal.sessionId === change.session;
   if ('member' in change) return principal.memberId === change.member;
+  if ('account' in change) return principal.accountId === change.account;
   return principal.loginTokenId === change.loginToken;
 }
 
@@ -144,8 +148,21 @@ export class ClientSessionStore {
     const row = await this.#database.db
       .selectFrom('client_tokens as t')
       .innerJoin('client_sessions as s', (join) => join.onRef('s.account_id', '=', 't.account_id').onRef('s.id', '=', 't.session_id'))
+      .innerJoin('team_members as m', (join) => join.onRef('m.account_id', '=', 's.account_id').onRef('m.id', '=', 's.member_id'))
       .innerJoin('accounts as a', 'a.account_id', 's.account_id')
-      .select(['s.account_id', 's.member_id', 's.id', 's.login_token_id', 's.grant_type', 's.created_at', 't.expires_at', 'a.plan_id'])
+      .select([
+        's.account_id',
+        's.member_id',
+        's.id',
+        's.login_token_id',
+        's.grant_type',
+        's.created_at',
+        't.expires_at',
+        'm.name',
+        'm.connection_limit',
+        'a.company_name',
+        'a.plan_id',
+      ])
       .where('t.token_hash', '=', hash)
       .where('t.kind', '=', 'access')
       .where('t.expires_at', '>', now)
@@ -160,6 +177,9 @@ export class ClientSessionStore {
       loginTokenId: row.login_token_id,
       grant: row.grant_type,
       sessionCreatedAt: row.created_at,
+      memberName: row.name,
+      connectionLimit: row.connection_limit,
+      companyName: row.company_name,
       planId: row.plan_id,
     };
     this.#cache.set(key, principal, now.getTime(), row.expires_at.getTime());

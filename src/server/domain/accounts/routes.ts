@@ -5,7 +5,7 @@ import { changeContext } from '../../http/context.ts';
 import { createAccount, getAccount, updateAccount } from './accounts.ts';
 
 export const accountRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { database, sessions, clock } = app.services;
+  const { database, sessions, clientSessions, clock } = app.services;
 
   app.post('/accounts', {
     schema: {
@@ -50,6 +50,7 @@ export const accountRoutes: FastifyPluginAsyncZod = async (app) => {
     requireAccountRole(principal, request.params.accountId, 'owner');
     const account = await updateAccount(database, changeContext(request, clock), request.params.accountId, request.body);
     await sessions.forgetEverywhere({ account: account.id });
+    await clientSessions.forgetEverywhere({ account: account.id });
     return account;
   });
 };

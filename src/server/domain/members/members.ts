@@ -150,8 +150,15 @@ export async function addMember(database: Database, sealer: Sealer, context: Cha
   });
 }
 
-export async function updateMember(database: Database, context: ChangeContext, accountId: string, memberId: string, patch: UpdateTeamMemberBody): Promise<TeamMember> {
-  return database.inTenant(accountId, async (tx) => {
+export async function updateMember(
+  database: Database,
+  clientSessions: ClientSessionStore,
+  context: ChangeContext,
+  accountId: string,
+  memberId: string,
+  patch: UpdateTeamMemberBody,
+): Promise<TeamMember> {
+  const member = await database.inTenant(accountId, async (tx) => {
     const before = await lockMember(tx, accountId, memberId);
     if (patch.connectionLimit !== undefined) assertWithinAllowance(patch.connectionLimit, await accountPlan(tx, accountId, false));
     const row = await tx
@@ -176,6 +183,9 @@ export async function updateMember(database: Database, context: ChangeContext, a
     });
     return after;
   });
+  // desktop clients read their name and limit from the cached session: drop it everywhere
+  await clientSessions.forgetEverywhere({ member: memberId });
+  return member;
 }
 
 /** Removes a member: its tokens stop working and its desktop sessions end on every node. */

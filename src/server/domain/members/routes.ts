@@ -52,7 +52,7 @@ export const memberRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: { tags, operationId: 'updateTeamMember', summary: 'Rename a member or change its connection limit', params: MemberParams, body: UpdateTeamMemberBody, response: { 200: TeamMember } },
   }, async (request) => {
     requireAccountRole(requireUser(request), request.params.accountId, 'owner');
-    return updateMember(database, changeContext(request, clock), request.params.accountId, request.params.memberId, request.body);
+    return updateMember(database, clientSessions, changeContext(request, clock), request.params.accountId, request.params.memberId, request.body);
   });
 
   app.delete('/accounts/:accountId/members/:memberId', {
