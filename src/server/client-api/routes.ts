@@ -6,44 +6,16 @@ import { SIGN_IN_RULES, type ThrottleKey } from '../auth/throttle.ts';
 import { changeContext } from '../http/context.ts';
 import { AppError } from '../http/errors.ts';
 import { planOf } from '../domain/plans/catalog.ts';
-import { clientDevices, closeOwnLease, connectionsInUse, openLease, renewLease } from '../domain/connections/leases.ts';
+import { clientDevices, closeOwnLease, openLease, renewLease } from '../domain/connections/leases.ts';
 import { ClientDevicePage, LeaseParams, Lease, OpenConnectionBody } from '../../shared/connections.ts';
 import { PageQuery } from '../../shared/organizations.ts';
 import { exchangeLoginToken, exchangePassword, OAuthFailure, refreshPair, revokeToken } from './grants.ts';
 import type { ClientPrincipal } from './sessions.ts';
-import type { Clock } from '../clock.ts';
-import type { Database } from '../db/database.ts';
+import { UsageSnapshots } from '../domain/connections/usage.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     client: ClientPrincipal | null;
-  }
-}
-
-/**
- * Connections in use, as the client reads them about itself: counted at most once a second per
- * member and node, so a client polling /me costs no query (display only; limits are enforced
- * by the database when a connection opens).
- */
-class UsageSnapshots {
-  readonly #database: Database;
-  readonly #clock: Clock;
-  readonly #snapshots = new Map<string, { at: number; value: Promise<{ account: number; member: number }> }>();
-
-  constructor(database: Database, clock: Clock) {
-    this.#database = database;
-    this.#clock = clock;
-  }
-
-  get(principal: ClientPrincipal): Promise<{ account: number; member: number }> {
-    const now = this.#clock.now();
-    const known = this.#snapshots.get(principal.memberId);
-    if (known && now.getTime() - known.at < 1000) return known.value;
-    if (this.#snapshots.size > 50_000) this.#snapshots.clear();
-    const value = this.#database.inTenant(principal.accountId, (tx) => connectionsInUse(tx, principal.accountId, principal.memberId, now));
-    this.#snapshots.set(principal.memberId, { at: now.getTime(), value });
-    value.catch(() => this.#snapshots.delete(principal.memberId));
-    return value;
   }
 }
 
