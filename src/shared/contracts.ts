@@ -153,5 +153,6 @@ export const ProblemDocument = z
       .optional()
       .describe('One entry per invalid field'),
     limit: z.enum(['account', 'member', 'device']).optional().describe('On a refused connection: the limit that was hit'),
+    deviceCount: z.number().int().optional().describe('On a refused organization delete: the devices it still holds'),
   })
   .meta({ id: 'Problem', description: 'RFC 9457 problem details' });

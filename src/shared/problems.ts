@@ -58,4 +58,6 @@ export interface Problem {
   errors?: FieldError[];
   /** On a refused connection: the limit that was hit. */
   limit?: 'account' | 'member' | 'device';
+  /** On a refused organization delete: the devices it still holds. */
+  deviceCount?: number;
 }

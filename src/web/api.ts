@@ -9,6 +9,13 @@ export const accountKey = (accountId: string) => ['account', accountId] as const
 /** The team of an account; its members' token lists live under the same prefix. */
 export const teamKey = (accountId: string) => ['team', accountId] as const;
 export const tokensKey = (accountId: string, memberId: string) => ['team', accountId, 'tokens', memberId] as const;
+/** Everything about an account's organizations (pages, the full list, one by id) lives under this prefix. */
+export const organizationsKey = (accountId: string) => ['organizations', accountId] as const;
+/** The organization the person works in ("Set Organization"), kept by the server. */
+export const selectedOrganizationKey = (accountId: string) => ['selected-organization', accountId] as const;
+export const groupsKey = (accountId: string) => ['groups', accountId] as const;
+/** Device pages of every organization of an account live under this prefix. */
+export const devicesKey = (accountId: string) => ['devices', accountId] as const;
 
 /** The signed-in person and their accounts, or null when nobody is signed in. */
 export async function fetchMe(): Promise<Me | null> {

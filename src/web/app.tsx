@@ -2,10 +2,13 @@ import { Center, Loader } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, type ReactNode } from 'react';
 import { Redirect, Route, Switch, useParams } from 'wouter';
+import type { Me } from '../client/sdk.ts';
 import { fetchMe, homePath, meKey, rememberAccount } from './api.ts';
 import { ForgotPasswordPage, RegisterPage, ResetPasswordPage, SignInPage, VerifyEmailPage } from './pages/auth.tsx';
 import { NoAccountPage, SignedInLayout } from './pages/layout.tsx';
 import { ProfilePage } from './pages/profile.tsx';
+import { DevicesPage } from './pages/devices.tsx';
+import { OrganizationsPage } from './pages/organizations.tsx';
 import { TeamPage } from './pages/team.tsx';
 
 function useMe() {
@@ -28,7 +31,20 @@ function SignedOutOnly({ children }: { children: ReactNode }) {
   return <>{children}</>;
 }
 
-type Section = 'profile' | 'team';
+type Section = 'profile' | 'team' | 'organizations' | 'devices';
+
+function SectionPage({ section, me, accountId }: { section: Section; me: Me; accountId: string }) {
+  switch (section) {
+    case 'team':
+      return <TeamPage me={me} accountId={accountId} />;
+    case 'organizations':
+      return <OrganizationsPage me={me} accountId={accountId} />;
+    case 'devices':
+      return <DevicesPage me={me} accountId={accountId} />;
+    default:
+      return <ProfilePage me={me} accountId={accountId} />;
+  }
+}
 
 function AccountPages({ section }: { section: Section }) {
   const { accountId = '' } = useParams<{ accountId: string }>();
@@ -40,8 +56,8 @@ function AccountPages({ section }: { section: Section }) {
   if (me.isPending) return <FullPageLoader />;
   if (!me.data) return <Redirect to="/sign-in" replace />;
   return (
-    <SignedInLayout me={me.data} accountId={accountId} wide={section === 'team'}>
-      {section === 'team' ? <TeamPage me={me.data} accountId={accountId} /> : <ProfilePage me={me.data} accountId={accountId} />}
+    <SignedInLayout me={me.data} accountId={accountId} wide={section !== 'profile'}>
+      <SectionPage section={section} me={me.data} accountId={accountId} />
     </SignedInLayout>
   );
 }
@@ -86,6 +102,12 @@ export function App() {
       </Route>
       <Route path="/accounts/:accountId/team">
         <AccountPages section="team" />
+      </Route>
+      <Route path="/accounts/:accountId/organizations">
+        <AccountPages section="organizations" />
+      </Route>
+      <Route path="/accounts/:accountId/devices">
+        <AccountPages section="devices" />
       </Route>
       <Route path="/accounts/:accountId">
         {(params) => <Redirect to={`/accounts/${params.accountId}/profile`} replace />}

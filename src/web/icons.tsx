@@ -67,3 +67,39 @@ export function UsersIcon({ size }: { size?: number }) {
     </Icon>
   );
 }
+
+export function SearchIcon({ size }: { size?: number }) {
+  return (
+    <Icon size={size}>
+      <circle cx="11" cy="11" r="6.5" />
+      <path d="M16 16l4.5 4.5" />
+    </Icon>
+  );
+}
+
+export function BuildingIcon({ size }: { size?: number }) {
+  return (
+    <Icon size={size}>
+      <path d="M4 21V5a2 2 0 012-2h8a2 2 0 012 2v16M16 9h2a2 2 0 012 2v10M2.5 21h19M8 7h4M8 11h4M8 15h4" />
+    </Icon>
+  );
+}
+
+export function DeviceIcon({ size }: { size?: number }) {
+  return (
+    <Icon size={size}>
+      <rect x="3" y="4" width="18" height="7" rx="1.5" />
+      <rect x="3" y="13" width="18" height="7" rx="1.5" />
+      <path d="M7 7.5h.01M7 16.5h.01M11 7.5h6M11 16.5h6" />
+    </Icon>
+  );
+}
+
+export function LayersIcon({ size }: { size?: number }) {
+  return (
+    <Icon size={size}>
+      <path d="M12 3l9 5-9 5-9-5 9-5z" />
+      <path d="M3 13l9 5 9-5" />
+    </Icon>
+  );
+}

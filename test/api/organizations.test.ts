@@ -107,6 +107,7 @@ for (const backend of BACKENDS) {
       const refused = await problemOf(client.deleteOrganization(account.id, org.id));
       assert.equal(refused.status, 409);
       assert.match(refused.problem.detail ?? '', /1 device/);
+      assert.equal(refused.problem.deviceCount, 1);
       assert.equal((await client.getOrganization(account.id, org.id)).deviceCount, 1);
       await client.deleteOrganization(account.id, org.id, { cascade: true });
       assert.equal((await problemOf(client.getOrganization(account.id, org.id))).status, 404);

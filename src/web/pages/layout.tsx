@@ -8,6 +8,7 @@ import { api, fetchMe, meKey, rememberAccount, ROLE_LABELS } from '../api.ts';
 import { Brand } from '../brand.tsx';
 import { countryName } from '../countries.ts';
 import { CountrySelect, FormAlert, FormStack, useFormErrors } from '../forms.tsx';
+import { SelectedOrganizationPill } from './organization-parts.tsx';
 
 type Membership = Me['accounts'][number];
 
@@ -15,6 +16,14 @@ function Chevron() {
   return (
     <svg width="14" height="14" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="2.2" strokeLinecap="round" strokeLinejoin="round">
       <path d="M6 9l6 6 6-6" />
+    </svg>
+  );
+}
+
+function Burger() {
+  return (
+    <svg width="20" height="20" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="2.2" strokeLinecap="round">
+      <path d="M4 7h16M4 12h16M4 17h16" />
     </svg>
   );
 }
@@ -203,6 +212,62 @@ function AccountMenu({ me, current }: { me: Me; current: Membership | undefined 
   );
 }
 
+const SECTIONS = [
+  { path: 'profile', label: 'Profile' },
+  { path: 'team', label: 'Team accounts' },
+  { path: 'organizations', label: 'Organizations' },
+  { path: 'devices', label: 'Devices' },
+] as const;
+
+/** The sections of an account: links in a row, or one menu on narrow screens. */
+function SectionNav({ accountId }: { accountId: string }) {
+  const [location, navigate] = useLocation();
+  const base = `/accounts/${accountId}`;
+  const current = SECTIONS.find((s) => location === `${base}/${s.path}`);
+  return (
+    <>
+      <nav aria-label="Sections" className="app-nav">
+        {SECTIONS.map((section) => (
+          <Link key={section.path} href={`${base}/${section.path}`} className={(active: boolean) => (active ? 'app-nav-link active' : 'app-nav-link')}>
+            {section.label}
+          </Link>
+        ))}
+      </nav>
+      <div className="app-nav-compact">
+        <Menu position="bottom-start" width={220} shadow="lg" radius="md" offset={6} withinPortal>
+          <Menu.Target>
+            <UnstyledButton className="section-button" aria-label="Sections menu">
+              <Group gap={6} wrap="nowrap">
+                <span className="section-burger" aria-hidden="true">
+                  <Burger />
+                </span>
+                <Text size="sm" fw={600} truncate="end" className="section-label">
+                  {current?.label ?? 'Sections'}
+                </Text>
+                <span className="section-chevron" aria-hidden="true">
+                  <Chevron />
+                </span>
+              </Group>
+            </UnstyledButton>
+          </Menu.Target>
+          <Menu.Dropdown>
+            {SECTIONS.map((section) => (
+              <Menu.Item
+                key={section.path}
+                onClick={() => navigate(`${base}/${section.path}`)}
+                rightSection={section === current ? <span className="menu-check"><Check /></span> : null}
+                aria-current={section === current ? 'page' : undefined}
+              >
+                {section.label}
+              </Menu.Item>
+            ))}
+          </Menu.Dropdown>
+        </Menu>
+      </div>
+    </>
+  );
+}
+
 /** The frame of every signed-in page: the product in the header, the account menu top right. */
 export function SignedInLayout({ me, accountId, wide = false, children }: { me: Me; accountId: string | null; wide?: boolean; children: ReactNode }) {
   const current = me.accounts.find((a) => a.id === accountId);
@@ -210,23 +275,17 @@ export function SignedInLayout({ me, accountId, wide = false, children }: { me: 
     <AppShell header={{ height: 64 }} padding={0}>
       <AppShell.Header className="app-header">
         <Container size="lg" h="100%">
-          <Group h="100%" justify="space-between" wrap="nowrap">
-            <Group gap="lg" wrap="nowrap">
+          <Group h="100%" justify="space-between" wrap="nowrap" gap="sm">
+            <Group gap="lg" wrap="nowrap" style={{ minWidth: 0 }}>
               <Link href={current ? `/accounts/${current.id}/profile` : '/'} className="brand-link" aria-label="Tessera home">
                 <Brand />
               </Link>
-              {current ? (
-                <nav aria-label="Sections" className="app-nav">
-                  <Link href={`/accounts/${current.id}/profile`} className={(active: boolean) => (active ? 'app-nav-link active' : 'app-nav-link')}>
-                    Profile
-                  </Link>
-                  <Link href={`/accounts/${current.id}/team`} className={(active: boolean) => (active ? 'app-nav-link active' : 'app-nav-link')}>
-                    Team accounts
-                  </Link>
-                </nav>
-              ) : null}
+              {current ? <SectionNav accountId={current.id} /> : null}
             </Group>
-            <AccountMenu me={me} current={current} />
+            <Group gap="sm" wrap="nowrap" style={{ minWidth: 0 }}>
+              {current ? <SelectedOrganizationPill accountId={current.id} /> : null}
+              <AccountMenu me={me} current={current} />
+            </Group>
           </Group>
         </Container>
       </AppShell.Header>

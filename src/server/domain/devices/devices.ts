@@ -3,7 +3,7 @@ import { uuidv7 } from 'uuidv7';
 import type { CreateDeviceBody, Device, DevicePage, PageQuery, UpdateDeviceBody } from '../../../shared/organizations.ts';
 import type { Database, Tx } from '../../db/database.ts';
 import type { DevicesTable } from '../../db/schema.ts';
-import { conflict, notFound } from '../../http/errors.ts';
+import { conflict, fieldError, notFound } from '../../http/errors.ts';
 import { afterNameCursor, containsPattern, namePage } from '../../http/cursor.ts';
 import { recordAccountChange, type ChangeContext } from '../audit/record.ts';
 import { closeLeasesOf } from '../connections/leases.ts';
@@ -35,7 +35,7 @@ function rethrowIdentifierTaken(error: { code?: string }): never {
 async function assertOrganization(tx: Tx, accountId: string, organizationId: string, field?: string): Promise<void> {
   const found = await tx.selectFrom('organizations').select('id').where('account_id', '=', accountId).where('id', '=', organizationId).executeTakeFirst();
   if (found) return;
-  if (field) throw conflict('No such organization in this account.', [{ field, code: 'not_found', message: 'No such organization in this account' }]);
+  if (field) throw fieldError(field, 'not_found', 'No such organization in this account');
   throw notFound('The organization');
 }
 

@@ -9,7 +9,7 @@ import type {
 } from '../../../shared/organizations.ts';
 import type { Database, Tx } from '../../db/database.ts';
 import type { OrganizationsTable } from '../../db/schema.ts';
-import { conflict, notFound } from '../../http/errors.ts';
+import { AppError, conflict, notFound } from '../../http/errors.ts';
 import { afterNameCursor, containsPattern, namePage } from '../../http/cursor.ts';
 import { recordAccountChange, type ChangeContext } from '../audit/record.ts';
 import { planOf } from '../plans/catalog.ts';
@@ -133,9 +133,10 @@ export async function deleteOrganization(database: Database, context: ChangeCont
     await tx.selectFrom('organizations').select('id').where('account_id', '=', accountId).where('id', '=', organizationId).forUpdate().executeTakeFirst();
     const before = await findOrganization(tx, accountId, organizationId);
     if (before.deviceCount > 0 && !cascade) {
-      throw conflict(
-        `${before.name} still holds ${before.deviceCount} device${before.deviceCount === 1 ? '' : 's'}. Move or delete them first, or delete with cascade=true to delete them too.`,
-      );
+      const devices = `${before.deviceCount} device${before.deviceCount === 1 ? '' : 's'}`;
+      throw new AppError('conflict', `${before.name} still holds ${devices}. Move or delete them first, or delete the organization together with its ${devices}.`, {
+        extensions: { deviceCount: before.deviceCount },
+      });
     }
     const devices = await tx.selectFrom('devices').select('id').where('account_id', '=', accountId).where('organization_id', '=', organizationId).execute();
     await closeLeasesOf(tx, accountId, { deviceIds: devices.map((d) => d.id) }, context.now, 'device_removed');

@@ -1,0 +1,498 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { TesseraClient } from '../../src/client/sdk.ts';
+import { parseConfig } from '../../src/server/config.ts';
+import { startServer, type RunningServer } from '../../src/server/main.ts';
+import { BACKENDS, createServerDatabase } from '../support/databases.ts';
+
+/**
+ * Organizations, groups and devices as an owner uses them, in Debian's Chromium, against a real
+ * server on each backend: "Set Organization" (kept by the server, so a second browser sees it),
+ * groups, the devices of the selected organization, and deleting an organization that holds some.
+ * Needs the built portal in dist/web: `npm test` builds it first; alone, run `npm run build`.
+ */
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const WEB_DIR = path.join(ROOT, 'dist/web');
+const SHOTS = path.join(ROOT, 'test-artifacts/screenshots');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const PASSWORD = 'quiet lake 42 morning';
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const PROFILE_URL = new RegExp(`/accounts/(${UUID})/profile$`);
+const ORGANIZATIONS_URL = new RegExp(`/accounts/(${UUID})/organizations$`);
+const DEVICES_URL = new RegExp(`/accounts/(${UUID})/devices$`);
+const VIEWPORT = { width: 1280, height: 860 };
+/** Devices per page in the portal. */
+const DEVICE_PAGE = 50;
+
+/** Waits (briefly) for a condition, for clear failures instead of timeouts. */
+async function eventually(check: () => Promise<boolean>, what: string, ms = 8000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The red box under an input: its border is red and it sits right below. */
+async function assertRedBoxUnder(error: Locator, input: Locator): Promise<void> {
+  const inputBox = await input.boundingBox();
+  const errorBox = await error.boundingBox();
+  assert.ok(inputBox && errorBox && errorBox.y >= inputBox.y + inputBox.height && errorBox.y - (inputBox.y + inputBox.height) < 40, 'the error sits under its input');
+  const border = await error.evaluate((el) => getComputedStyle(el).borderTopColor);
+  const [r, g, b] = (border.match(/\d+/g) ?? []).map(Number);
+  assert.ok(r! > 200 && g! < 160 && b! < 160, `the border is red (${border})`);
+}
+
+/** A yellow colour: strong red and green, clearly less blue. */
+function isYellow(colour: string): boolean {
+  const [r, g, b] = (colour.match(/\d+/g) ?? []).map(Number);
+  return r! > 230 && g! > 200 && b! < g! - 20;
+}
+
+for (const backend of BACKENDS) {
+  describe(`organizations and devices in the browser (${backend})`, { timeout: 90_000 }, () => {
+    let server: RunningServer;
+    let browser: Browser;
+    let context: BrowserContext;
+    let page: Page;
+    let dataDir: string;
+    let dropDatabase: (() => Promise<void>) | null = null;
+    let accountId = '';
+    const email = `orgs.${process.pid}.${backend}.${Date.now()}@example.test`;
+
+    const shot = (name: string, on: Page = page) => on.screenshot({ path: path.join(SHOTS, `${backend}-org-${name}.png`), fullPage: true });
+    const nav = () => page.getByRole('navigation', { name: 'Sections' });
+    const row = (name: string, on: Page = page) => on.getByTestId('organization-row').and(on.locator(`[data-name="${name}"]`));
+    const deviceRow = (name: string) => page.getByTestId('device-row').filter({ has: page.getByTestId('device-name').getByText(name, { exact: true }) });
+    const deviceCount = async (): Promise<number> => {
+      const found = await server.database.inSystem((tx) =>
+        tx.selectFrom('devices').select((eb) => eb.fn.countAll<string>().as('n')).where('account_id', '=', accountId).executeTakeFirstOrThrow(),
+      );
+      return Number(found.n);
+    };
+    const newContext = async () => {
+      const created = await browser.newContext({ baseURL: server.url, locale: 'en-US', reducedMotion: 'reduce', viewport: VIEWPORT });
+      created.setDefaultTimeout(20_000); // generous: CI shares two cores with other suites
+      return created;
+    };
+
+    let failed = false;
+    const step = (name: string, fn: () => Promise<void>) =>
+      it(name, async (t) => {
+        if (failed) return t.skip('an earlier step failed');
+        try {
+          await fn();
+        } catch (error) {
+          failed = true;
+          await shot('failure').catch(() => undefined);
+          throw error;
+        }
+      });
+
+    before(async () => {
+      assert.ok(fs.existsSync(path.join(WEB_DIR, 'index.html')), 'dist/web is missing: run `npm run build` first');
+      assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
+      fs.mkdirSync(SHOTS, { recursive: true });
+      dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-orgs-'));
+      let databaseUrl: string | undefined;
+      if (backend === 'postgres') {
+        const created = await createServerDatabase();
+        databaseUrl = created.url;
+        dropDatabase = created.drop;
+      }
+      server = await startServer(parseConfig({ port: 0, host: '127.0.0.1', logLevel: 'silent', webDir: WEB_DIR, dataDir, databaseUrl }));
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      });
+      context = await newContext();
+      page = await context.newPage();
+    });
+
+    after(async () => {
+      await browser?.close();
+      await server?.stop();
+      await dropDatabase?.();
+      if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    step('an owner registers and opens Organizations from the header', async () => {
+      await page.goto('/register');
+      await page.getByLabel('Your name').fill('Ada Lovelace');
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByLabel('Company name').fill('Analytical Engines Ltd');
+      const country = page.getByRole('combobox', { name: 'Country' });
+      await country.click();
+      await country.fill('United King');
+      await page.getByRole('option', { name: 'United Kingdom', exact: true }).click();
+      await page.getByRole('button', { name: 'Register' }).click();
+      await page.waitForURL(PROFILE_URL);
+
+      await nav().getByRole('link', { name: 'Organizations' }).click();
+      await page.waitForURL(ORGANIZATIONS_URL);
+      accountId = ORGANIZATIONS_URL.exec(new URL(page.url()).pathname)![1]!;
+      await page.getByRole('heading', { name: 'Organizations', level: 1 }).waitFor();
+      assert.equal(await nav().getByRole('link', { name: 'Organizations' }).getAttribute('class'), 'app-nav-link active');
+      await page.getByTestId('empty-organizations').waitFor();
+      assert.equal(await page.getByTestId('header-organization').count(), 0, 'no organization is selected yet');
+      await shot('empty');
+    });
+
+    step('creates Acme and Globex', async () => {
+      for (const [name, description] of [
+        ['Acme', 'Road runner traps, wholesale'],
+        ['Globex', 'Hank Scorpio’s headquarters'],
+      ] as const) {
+        await page.getByRole('button', { name: 'New organization' }).first().click();
+        const dialog = page.getByRole('dialog', { name: 'New organization' });
+        await dialog.waitFor();
+        await dialog.getByLabel('Name').fill(name);
+        await dialog.getByLabel('Description').fill(description);
+        await dialog.getByRole('button', { name: 'Create organization' }).click();
+        await dialog.waitFor({ state: 'hidden' });
+        await row(name).waitFor();
+      }
+      assert.equal(await page.getByTestId('organization-row').count(), 2);
+      assert.deepEqual(await page.getByTestId('organization-name').allTextContents(), ['Acme', 'Globex'], 'sorted by name');
+      assert.equal(await row('Acme').getByTestId('organization-description').textContent(), 'Road runner traps, wholesale');
+      assert.equal(await row('Acme').getByTestId('organization-devices').textContent(), '0');
+      assert.equal(await page.locator('[data-testid="organization-row"][data-selected="true"]').count(), 0);
+    });
+
+    step('a duplicate name is refused next to the name field', async () => {
+      await page.getByRole('button', { name: 'New organization' }).click();
+      const dialog = page.getByRole('dialog', { name: 'New organization' });
+      await dialog.getByLabel('Name').fill('acme');
+      await dialog.getByRole('button', { name: 'Create organization' }).click();
+      const error = dialog.getByTestId('field-error-name');
+      await error.waitFor();
+      assert.match((await error.textContent()) ?? '', /Another organization has this name/);
+      await assertRedBoxUnder(error, dialog.getByLabel('Name'));
+      assert.equal(await dialog.getByLabel('Name').getAttribute('aria-invalid'), 'true');
+      assert.equal(await dialog.getByTestId('form-alert').count(), 0, 'a field problem needs no alert');
+      await shot('duplicate-name');
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      assert.equal(await page.getByTestId('organization-row').count(), 2);
+    });
+
+    step('selecting Globex and "Set Organization" marks it in yellow and shows it in the header', async () => {
+      const setButton = page.getByRole('button', { name: 'Set Organization' });
+      assert.equal(await setButton.isDisabled(), true, 'nothing to set before a row is clicked');
+      await row('Globex').click();
+      await eventually(async () => (await row('Globex').getAttribute('data-picked')) === 'true', 'the clicked row');
+      assert.equal(await row('Globex').getAttribute('data-selected'), 'false', 'clicking alone does not set it');
+      await setButton.click();
+
+      await eventually(async () => (await row('Globex').getAttribute('data-selected')) === 'true', 'Globex selected');
+      assert.equal(await row('Acme').getAttribute('data-selected'), 'false');
+      assert.equal(await row('Globex').getByTestId('selected-badge').textContent(), 'Selected');
+      assert.equal(await row('Acme').getByTestId('selected-badge').count(), 0);
+      const background = await row('Globex').locator('td').first().evaluate((el) => getComputedStyle(el).backgroundColor);
+      assert.ok(isYellow(background), `the selected row is yellow (${background})`);
+      const plain = await row('Acme').locator('td').first().evaluate((el) => getComputedStyle(el).backgroundColor);
+      assert.ok(!isYellow(plain), `the other row is not (${plain})`);
+
+      const pill = page.getByTestId('header-organization');
+      await pill.waitFor();
+      assert.match((await pill.textContent()) ?? '', /^Organization:\s*Globex$/);
+      assert.equal(await pill.getAttribute('aria-label'), 'Organization: Globex');
+      const pillColour = await pill.evaluate((el) => getComputedStyle(el).backgroundColor);
+      assert.ok(isYellow(pillColour), `the header pill is yellow (${pillColour})`);
+      assert.equal(await setButton.isDisabled(), true, 'the selected organization needs no setting');
+      await shot('selected');
+
+      const stored = await server.database.inSystem((tx) =>
+        tx.selectFrom('selected_organizations').select('organization_id').where('account_id', '=', accountId).executeTakeFirstOrThrow(),
+      );
+      const globex = await server.database.inSystem((tx) =>
+        tx.selectFrom('organizations').select('id').where('account_id', '=', accountId).where('name', '=', 'Globex').executeTakeFirstOrThrow(),
+      );
+      assert.equal(stored.organization_id, globex.id, 'the server keeps the selection');
+    });
+
+    step('another browser signed in as the same person sees Globex selected', async () => {
+      const other = await newContext();
+      try {
+        const second = await other.newPage();
+        await second.goto('/sign-in');
+        await second.getByLabel('Email').fill(email);
+        await second.getByLabel('Password', { exact: true }).fill(PASSWORD);
+        await second.getByRole('button', { name: 'Sign in' }).click();
+        await second.waitForURL(PROFILE_URL);
+        const pill = second.getByTestId('header-organization');
+        await pill.waitFor();
+        assert.equal(await pill.getAttribute('aria-label'), 'Organization: Globex', 'the header shows it on every page');
+        await second.goto(`/accounts/${accountId}/organizations`);
+        await row('Globex', second).waitFor();
+        await eventually(async () => (await row('Globex', second).getAttribute('data-selected')) === 'true', 'Globex selected in the second browser');
+        assert.equal(await row('Acme', second).getAttribute('data-selected'), 'false');
+        await shot('second-browser', second);
+      } finally {
+        await other.close();
+      }
+    });
+
+    step('creates a group with both organizations, then takes one out and puts it back', async () => {
+      await page.getByRole('tab', { name: 'Groups' }).click();
+      await page.getByTestId('empty-groups').waitFor();
+      await page.getByRole('button', { name: 'New group' }).first().click();
+      const dialog = page.getByRole('dialog', { name: 'New group' });
+      await dialog.waitFor();
+      await dialog.getByLabel('Name').fill('EMEA customers');
+      await dialog.getByLabel('Description').fill('Europe, Middle East and Africa');
+      await dialog.getByLabel('Organizations', { exact: true }).click();
+      await page.getByRole('option', { name: 'Acme', exact: true }).click();
+      await page.getByRole('option', { name: 'Globex', exact: true }).click();
+      await dialog.getByRole('heading', { name: 'New group' }).click(); // closes the dropdown
+      await dialog.getByRole('button', { name: 'Create group' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+
+      const card = page.getByRole('article', { name: 'EMEA customers' });
+      await card.waitFor();
+      await eventually(async () => (await card.getByTestId('group-organization').count()) === 2, 'both organizations in the group');
+      assert.deepEqual(await card.getByTestId('group-organization').allTextContents(), ['Acme', 'Globex']);
+      assert.equal(await card.getByTestId('group-description').textContent(), 'Europe, Middle East and Africa');
+      await shot('groups');
+
+      await card.getByRole('button', { name: 'Remove Acme from EMEA customers' }).click();
+      await eventually(async () => (await card.getByTestId('group-organization').count()) === 1, 'Acme taken out');
+      const add = card.getByRole('combobox', { name: 'Add an organization to EMEA customers' });
+      await add.click();
+      await page.getByRole('option', { name: 'Acme', exact: true }).click();
+      await eventually(async () => (await card.getByTestId('group-organization').count()) === 2, 'Acme back in the group');
+
+      await page.getByRole('tab', { name: 'Organizations' }).click();
+      await row('Acme').getByTestId('organization-groups').waitFor();
+      assert.equal(await row('Acme').getByTestId('organization-groups').textContent(), 'EMEA customers');
+      assert.equal(await row('Globex').getByTestId('organization-groups').textContent(), 'EMEA customers');
+      await shot('list');
+    });
+
+    step('Devices shows the devices of Globex; adds two, and a duplicate identifier is refused next to its field', async () => {
+      await nav().getByRole('link', { name: 'Devices' }).click();
+      await page.waitForURL(DEVICES_URL);
+      await page.getByRole('heading', { name: 'Devices', level: 1 }).waitFor();
+      assert.equal(await page.getByTestId('devices-organization').textContent(), 'Globex');
+      await page.getByTestId('empty-devices').waitFor();
+
+      for (const device of [
+        { name: 'Edge router', kind: 'Router', identifier: 'SN-1001', notes: 'Rack 2, top' },
+        { name: 'Core switch', kind: 'Switch', identifier: 'SN-2002', notes: '' },
+      ]) {
+        await page.getByRole('button', { name: 'Add device' }).first().click();
+        const dialog = page.getByRole('dialog', { name: 'Add device' });
+        await dialog.waitFor();
+        await dialog.getByLabel('Name').fill(device.name);
+        await dialog.getByLabel('Kind', { exact: true }).fill(device.kind);
+        await dialog.getByLabel('Identifier').fill(device.identifier);
+        if (device.notes) await dialog.getByLabel('Notes').fill(device.notes);
+        await dialog.getByRole('heading', { name: 'Add device' }).click(); // closes the suggestions
+        await dialog.getByRole('button', { name: 'Add device' }).click();
+        await dialog.waitFor({ state: 'hidden' });
+        await deviceRow(device.name).waitFor();
+      }
+      assert.deepEqual(await page.getByTestId('device-name').allTextContents(), ['Core switch', 'Edge router'], 'sorted by name');
+      assert.equal(await deviceRow('Edge router').getByTestId('device-kind').textContent(), 'Router');
+      assert.equal(await deviceRow('Edge router').getByTestId('device-identifier').textContent(), 'SN-1001');
+      assert.equal(await deviceRow('Edge router').getByTestId('device-notes').textContent(), 'Rack 2, top');
+
+      await page.getByRole('button', { name: 'Add device' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Add device' });
+      await dialog.getByLabel('Name').fill('Spare router');
+      await dialog.getByLabel('Kind', { exact: true }).fill('Router');
+      await dialog.getByLabel('Identifier').fill('sn-1001');
+      await dialog.getByRole('heading', { name: 'Add device' }).click();
+      await dialog.getByRole('button', { name: 'Add device' }).click();
+      const error = dialog.getByTestId('field-error-identifier');
+      await error.waitFor();
+      assert.match((await error.textContent()) ?? '', /Another device of this account has this identifier/);
+      await assertRedBoxUnder(error, dialog.getByLabel('Identifier'));
+      assert.equal(await dialog.getByTestId('form-alert').count(), 0);
+      await shot('duplicate-identifier');
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      assert.equal(await deviceCount(), 2);
+    });
+
+    step('the search box finds a device by its identifier', async () => {
+      const search = page.getByRole('searchbox', { name: 'Search devices' });
+      await search.fill('2002');
+      await eventually(async () => (await page.getByTestId('device-row').count()) === 1, 'one device found');
+      assert.equal(await page.getByTestId('device-name').textContent(), 'Core switch');
+      await shot('devices-search');
+      await search.fill('no such thing');
+      await page.getByTestId('no-match').waitFor();
+      await search.fill('');
+      await eventually(async () => (await page.getByTestId('device-row').count()) === 2, 'both devices again');
+      await shot('devices');
+    });
+
+    step('edits a device and moves it to Acme', async () => {
+      await deviceRow('Edge router').getByRole('button', { name: 'Edit Edge router' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Edit Edge router' });
+      await dialog.waitFor();
+      await dialog.getByLabel('Name').fill('Edge router 1');
+      await dialog.getByLabel('Notes').fill('Rack 2, top; moved with the contract');
+      const organization = dialog.getByRole('combobox', { name: 'Organization' });
+      assert.equal(await organization.inputValue(), 'Globex');
+      await organization.click();
+      await page.getByRole('option', { name: 'Acme', exact: true }).click();
+      await eventually(async () => (await organization.inputValue()) === 'Acme', 'Acme chosen');
+      await shot('device-edit');
+      await dialog.getByRole('button', { name: 'Save changes' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+
+      await eventually(async () => (await page.getByTestId('device-row').count()) === 1, 'the moved device leaves the list');
+      assert.equal(await page.getByTestId('device-name').textContent(), 'Core switch');
+      assert.equal(await page.getByTestId('device-notice').textContent(), 'Edge router 1 was moved to Acme.');
+      const moved = await server.database.inSystem((tx) =>
+        tx
+          .selectFrom('devices as d')
+          .innerJoin('organizations as o', (join) => join.onRef('o.account_id', '=', 'd.account_id').onRef('o.id', '=', 'd.organization_id'))
+          .select(['d.name', 'd.notes', 'o.name as organization'])
+          .where('d.account_id', '=', accountId)
+          .where('d.identifier', '=', 'SN-1001')
+          .executeTakeFirstOrThrow(),
+      );
+      assert.deepEqual(moved, { name: 'Edge router 1', notes: 'Rack 2, top; moved with the contract', organization: 'Acme' });
+    });
+
+    step('a manager sees organizations read-only, sets an organization of their own and pages through its devices', async () => {
+      const owner = new TesseraClient({ baseUrl: server.url, cookieJar: true });
+      await owner.signIn({ email, password: PASSWORD });
+      const initech = await owner.createOrganization(accountId, { name: 'Initech' });
+      for (let i = 1; i <= DEVICE_PAGE + 1; i += 1) {
+        await owner.createDevice(accountId, initech.id, { name: `Sensor ${String(i).padStart(3, '0')}`, kind: 'Sensor', identifier: `TPS-${1000 + i}` });
+      }
+      const managerEmail = `manager.${process.pid}.${backend}.${Date.now()}@example.test`;
+      const registered = await new TesseraClient({ baseUrl: server.url, cookieJar: true }).register({
+        name: 'Peter Gibbons',
+        email: managerEmail,
+        password: PASSWORD,
+        companyName: 'Gibbons Consulting',
+        country: 'US',
+      });
+      await server.database.inSystem((tx) =>
+        tx.insertInto('memberships').values({ account_id: accountId, user_id: registered.user.id, role: 'manager', created_at: new Date() }).execute(),
+      );
+
+      const other = await newContext();
+      try {
+        const manager = await other.newPage();
+        await manager.goto('/sign-in');
+        await manager.getByLabel('Email').fill(managerEmail);
+        await manager.getByLabel('Password', { exact: true }).fill(PASSWORD);
+        await manager.getByRole('button', { name: 'Sign in' }).click();
+        await manager.waitForURL(PROFILE_URL);
+        await manager.goto(`/accounts/${accountId}/organizations`);
+        await manager.getByTestId('read-only-notice').waitFor();
+        await row('Initech', manager).waitFor();
+        assert.equal(await manager.getByRole('button', { name: 'New organization' }).count(), 0);
+        assert.equal(await manager.getByRole('button', { name: /^(Edit|Delete) / }).count(), 0, 'no renaming or deleting');
+        assert.equal(await manager.locator('[data-testid="organization-row"][data-selected="true"]').count(), 0, "the owner's choice is theirs alone");
+        assert.equal(await manager.getByTestId('header-organization').count(), 0);
+
+        await row('Initech', manager).click();
+        await manager.getByRole('button', { name: 'Set Organization' }).click();
+        await eventually(async () => (await row('Initech', manager).getAttribute('data-selected')) === 'true', 'Initech selected by the manager');
+        assert.equal(await manager.getByTestId('header-organization').getAttribute('aria-label'), 'Organization: Initech');
+        await shot('manager', manager);
+
+        await manager.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Devices' }).click();
+        await manager.waitForURL(DEVICES_URL);
+        assert.equal(await manager.getByTestId('devices-organization').textContent(), 'Initech');
+        await eventually(async () => (await manager.getByTestId('device-row').count()) === DEVICE_PAGE, 'the first page of devices');
+        assert.equal(await manager.getByTestId('shown-count').textContent(), `${DEVICE_PAGE} devices shown`);
+        await manager.getByRole('button', { name: 'Load more' }).click();
+        await eventually(async () => (await manager.getByTestId('device-row').count()) === DEVICE_PAGE + 1, 'the next page of devices');
+        assert.equal(await manager.getByTestId('shown-count').textContent(), `${DEVICE_PAGE + 1} devices`);
+        assert.equal(await manager.getByRole('button', { name: 'Load more' }).count(), 0, 'no more pages');
+        assert.equal(await manager.getByTestId('device-name').last().textContent(), `Sensor ${String(DEVICE_PAGE + 1).padStart(3, '0')}`);
+        assert.equal(await manager.getByRole('button', { name: 'Add device' }).count(), 1, 'managers add devices');
+        await shot('manager-devices', manager);
+      } finally {
+        await other.close();
+      }
+      const selections = await server.database.inSystem((tx) =>
+        tx
+          .selectFrom('selected_organizations as s')
+          .innerJoin('organizations as o', (join) => join.onRef('o.account_id', '=', 's.account_id').onRef('o.id', '=', 's.organization_id'))
+          .select(['s.user_id', 'o.name'])
+          .where('s.account_id', '=', accountId)
+          .execute(),
+      );
+      assert.deepEqual(selections.map((s) => s.name).sort(), ['Globex', 'Initech'], 'each person keeps their own');
+    });
+
+    step('the header stays tidy on a tablet and a phone', async () => {
+      for (const [label, viewport] of [
+        ['tablet', { width: 820, height: 1000 }],
+        ['phone', { width: 390, height: 800 }],
+      ] as const) {
+        await page.setViewportSize(viewport);
+        const header = page.locator('.app-header');
+        await eventually(async () => (await nav().isVisible()) === false, `the row of sections folds on a ${label}`);
+        const overflow = await header.evaluate((el) => {
+          const inner = el.querySelector('.mantine-Container-root') ?? el;
+          return inner.scrollWidth - inner.clientWidth;
+        });
+        assert.ok(overflow <= 0, `the header fits on a ${label} (${overflow}px over)`);
+        const pageOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert.ok(pageOverflow <= 0, `the page does not scroll sideways on a ${label} (${pageOverflow}px over)`);
+        const pill = page.getByTestId('header-organization');
+        await pill.waitFor();
+        const box = await pill.boundingBox();
+        assert.ok(box && box.x + box.width <= viewport.width, `the organization stays in view on a ${label}`);
+        await shot(`${label}`);
+      }
+      await page.getByRole('button', { name: 'Sections menu' }).click();
+      await page.getByRole('menuitem', { name: 'Organizations' }).click();
+      await page.waitForURL(ORGANIZATIONS_URL);
+      await row('Globex').waitFor();
+      await shot('phone-organizations');
+      await page.setViewportSize(VIEWPORT);
+      await nav().waitFor();
+    });
+
+    step('deleting Globex while it holds a device is refused, then done with its devices', async () => {
+      await eventually(async () => (await row('Globex').getByTestId('organization-devices').textContent()) === '1', 'Globex holds one device');
+      assert.equal(await row('Acme').getByTestId('organization-devices').textContent(), '1');
+      await row('Globex').getByRole('button', { name: 'Delete Globex' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Delete Globex?' });
+      await dialog.waitFor();
+      await dialog.getByRole('button', { name: 'Delete organization' }).click();
+      const blocked = dialog.getByTestId('delete-blocked');
+      await blocked.waitFor();
+      assert.match((await blocked.textContent()) ?? '', /Globex still holds 1 device/);
+      const cascade = dialog.getByRole('button', { name: /^Delete with its/ });
+      assert.equal(await cascade.textContent(), 'Delete with its device');
+      assert.equal(await dialog.getByRole('button', { name: 'Delete organization' }).count(), 0);
+      await page.waitForFunction(() => !document.querySelector('button[data-loading]'));
+      await shot('delete-blocked');
+      assert.equal(await deviceCount(), 2 + DEVICE_PAGE + 1, 'nothing was deleted');
+
+      await cascade.click();
+      await dialog.waitFor({ state: 'hidden' });
+      await eventually(async () => (await row('Globex').count()) === 0, 'Globex gone from the list');
+      assert.deepEqual(await page.getByTestId('organization-name').allTextContents(), ['Acme', 'Initech']);
+      await eventually(async () => (await page.getByTestId('header-organization').count()) === 0, 'no organization in the header');
+      assert.equal(await deviceCount(), 1 + DEVICE_PAGE + 1, 'its device went with it; the moved one stayed');
+      await shot('deleted');
+
+      await nav().getByRole('link', { name: 'Devices' }).click();
+      await page.getByTestId('no-organization').waitFor();
+      await shot('devices-none');
+      await page.getByRole('link', { name: 'Go to Organizations' }).click();
+      await page.waitForURL(ORGANIZATIONS_URL);
+      await row('Acme').waitFor();
+    });
+  });
+}
