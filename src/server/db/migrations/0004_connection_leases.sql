@@ -70,7 +70,7 @@ BEGIN
     UPDATE account_slots s SET lease_id = p_lease, expires_at = p_expires
      WHERE s.account_id = p_account AND s.slot = (
        SELECT f.slot FROM account_slots f
-        WHERE f.account_id = p_account AND f.slot <= p_limit AND (f.lease_id IS NULL OR f.expires_at <= p_now)
+        WHERE f.account_id = p_account AND f.slot <= p_limit AND (f.expires_at IS NULL OR f.expires_at <= p_now)
         ORDER BY f.slot LIMIT 1 FOR UPDATE SKIP LOCKED)
     RETURNING s.slot INTO v_slot;
     IF v_slot IS NOT NULL OR attempt = 2 THEN RETURN v_slot; END IF;
@@ -90,7 +90,7 @@ BEGIN
      WHERE s.account_id = p_account AND s.member_id = p_member AND s.slot = (
        SELECT f.slot FROM member_slots f
         WHERE f.account_id = p_account AND f.member_id = p_member AND f.slot <= p_limit
-          AND (f.lease_id IS NULL OR f.expires_at <= p_now)
+          AND (f.expires_at IS NULL OR f.expires_at <= p_now)
         ORDER BY f.slot LIMIT 1 FOR UPDATE SKIP LOCKED)
     RETURNING s.slot INTO v_slot;
     IF v_slot IS NOT NULL OR attempt = 2 THEN RETURN v_slot; END IF;
@@ -105,7 +105,7 @@ END $$;
 --   TSL01 account allowance reached, TSL02 member limit reached, TSL03 device busy,
 --   TSL04 no such device, TSL05 no such member.
 CREATE FUNCTION tessera_open_lease(p_account uuid, p_member uuid, p_device uuid, p_session uuid, p_lease uuid,
-                                   p_now timestamptz, p_expires timestamptz, p_allowance integer)
+                                              p_now timestamptz, p_expires timestamptz, p_allowance integer)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   v_limit integer;
@@ -124,27 +124,40 @@ BEGIN
     IF v_member_slot IS NULL THEN RAISE EXCEPTION 'member limit reached' USING ERRCODE = 'TSL02'; END IF;
   END IF;
   UPDATE devices SET lease_id = p_lease, lease_expires_at = p_expires
-   WHERE account_id = p_account AND id = p_device AND (lease_id IS NULL OR lease_expires_at <= p_now);
+   WHERE account_id = p_account AND id = p_device AND (lease_expires_at IS NULL OR lease_expires_at <= p_now);
   IF NOT FOUND THEN RAISE EXCEPTION 'device busy' USING ERRCODE = 'TSL03'; END IF;
   INSERT INTO connection_leases (account_id, id, member_id, device_id, client_session_id, account_slot, member_slot,
                                  opened_at, renewed_at, expires_at)
   VALUES (p_account, p_lease, p_member, p_device, p_session, v_account_slot, v_member_slot, p_now, p_now, p_expires);
 END $$;
 
--- Extends a live lease and the rows it holds. TSL06: no such live lease (closed, expired, unknown).
+-- Extends a live lease and the rows it holds. TSL06: no such live lease (closed, expired, unknown,
+-- or expired long enough for another lease to take one of its rows: a renewal stamped before
+-- that would otherwise keep a lease alive beside the one now holding its slot).
 CREATE FUNCTION tessera_renew_lease(p_account uuid, p_member uuid, p_lease uuid, p_now timestamptz, p_expires timestamptz)
 RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  v_member_slot integer;
 BEGIN
   UPDATE connection_leases SET expires_at = p_expires, renewed_at = p_now
-   WHERE account_id = p_account AND id = p_lease AND member_id = p_member AND closed_at IS NULL AND expires_at > p_now;
+   WHERE account_id = p_account AND id = p_lease AND member_id = p_member AND closed_at IS NULL AND expires_at > p_now
+  RETURNING member_slot INTO v_member_slot;
   IF NOT FOUND THEN RAISE EXCEPTION 'no such live lease' USING ERRCODE = 'TSL06'; END IF;
+  -- the rows it claimed, unless another lease has taken them since it expired
   UPDATE account_slots SET expires_at = p_expires WHERE account_id = p_account AND lease_id = p_lease;
-  UPDATE member_slots SET expires_at = p_expires WHERE account_id = p_account AND lease_id = p_lease;
+  IF NOT FOUND THEN RAISE EXCEPTION 'no such live lease' USING ERRCODE = 'TSL06'; END IF;
+  IF v_member_slot IS NOT NULL THEN
+    UPDATE member_slots SET expires_at = p_expires WHERE account_id = p_account AND lease_id = p_lease;
+    IF NOT FOUND THEN RAISE EXCEPTION 'no such live lease' USING ERRCODE = 'TSL06'; END IF;
+  END IF;
   UPDATE devices SET lease_expires_at = p_expires WHERE account_id = p_account AND lease_id = p_lease;
+  IF NOT FOUND THEN RAISE EXCEPTION 'no such live lease' USING ERRCODE = 'TSL06'; END IF;
 END $$;
 
--- Closes leases (by id, or every open lease of some client sessions) and frees what they hold.
--- Returns how many it closed.
+-- Closes leases and frees what they hold; returns how many it closed. A freed row keeps the close
+-- time as its expiry, and a claim takes a row only if that time is not after its own: an open
+-- stamped before the close (its request waited for a connection) is refused, so in the record
+-- each row's leases follow one another and never overlap.
 CREATE FUNCTION tessera_close_leases(p_account uuid, p_leases uuid[], p_now timestamptz, p_reason text)
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
@@ -153,8 +166,8 @@ BEGIN
   UPDATE connection_leases SET closed_at = p_now, close_reason = p_reason
    WHERE account_id = p_account AND id = ANY (p_leases) AND closed_at IS NULL;
   GET DIAGNOSTICS v_closed = ROW_COUNT;
-  UPDATE account_slots SET lease_id = NULL, expires_at = NULL WHERE account_id = p_account AND lease_id = ANY (p_leases);
-  UPDATE member_slots SET lease_id = NULL, expires_at = NULL WHERE account_id = p_account AND lease_id = ANY (p_leases);
-  UPDATE devices SET lease_id = NULL, lease_expires_at = NULL WHERE account_id = p_account AND lease_id = ANY (p_leases);
+  UPDATE account_slots SET lease_id = NULL, expires_at = least(expires_at, p_now) WHERE account_id = p_account AND lease_id = ANY (p_leases);
+  UPDATE member_slots SET lease_id = NULL, expires_at = least(expires_at, p_now) WHERE account_id = p_account AND lease_id = ANY (p_leases);
+  UPDATE devices SET lease_id = NULL, lease_expires_at = least(lease_expires_at, p_now) WHERE account_id = p_account AND lease_id = ANY (p_leases);
   RETURN v_closed;
 END $$;
