@@ -33,8 +33,10 @@ import { killAllServers, makeTempDir, mapLimit, startServerProcess, type ServerP
  *   test), the allowance used up, refusals of every kind, leases ended by expiry, no 5xx, and
  *   once the clients stop and a TTL passes nothing is in use.
  *
- * Two races the load only meets by chance are then staged on the same database (migration 0005
- * fixed both; before it, the record of every loaded run showed the allowance exceeded).
+ * Two races the load only meets by chance are then staged on the same database: a late renewal
+ * of a lease whose row was taken, and an open stamped before the close that freed its row
+ * (docs/connections.md; before the lease functions guarded both, the record of every loaded run
+ * showed the allowance exceeded).
  *
  * Random choices come from a seeded PRNG; the seed is printed (TESSERA_LEASE_SEED=<n> replays
  * the same choices; the interleaving is the machine's).
