@@ -16,6 +16,8 @@ export const selectedOrganizationKey = (accountId: string) => ['selected-organiz
 export const groupsKey = (accountId: string) => ['groups', accountId] as const;
 /** Device pages of every organization of an account live under this prefix. */
 export const devicesKey = (accountId: string) => ['devices', accountId] as const;
+/** The open connections (leases) of an account, as owners and managers see them. */
+export const connectionsKey = (accountId: string) => ['connections', accountId] as const;
 
 /** The signed-in person and their accounts, or null when nobody is signed in. */
 export async function fetchMe(): Promise<Me | null> {

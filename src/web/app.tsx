@@ -10,6 +10,7 @@ import { ProfilePage } from './pages/profile.tsx';
 import { DevicesPage } from './pages/devices.tsx';
 import { OrganizationsPage } from './pages/organizations.tsx';
 import { TeamPage } from './pages/team.tsx';
+import { ConnectionsPage } from './pages/connections.tsx';
 
 function useMe() {
   return useQuery({ queryKey: meKey, queryFn: fetchMe });
@@ -31,7 +32,7 @@ function SignedOutOnly({ children }: { children: ReactNode }) {
   return <>{children}</>;
 }
 
-type Section = 'profile' | 'team' | 'organizations' | 'devices';
+type Section = 'profile' | 'team' | 'organizations' | 'devices' | 'connections';
 
 function SectionPage({ section, me, accountId }: { section: Section; me: Me; accountId: string }) {
   switch (section) {
@@ -41,6 +42,8 @@ function SectionPage({ section, me, accountId }: { section: Section; me: Me; acc
       return <OrganizationsPage me={me} accountId={accountId} />;
     case 'devices':
       return <DevicesPage me={me} accountId={accountId} />;
+    case 'connections':
+      return <ConnectionsPage me={me} accountId={accountId} />;
     default:
       return <ProfilePage me={me} accountId={accountId} />;
   }
@@ -108,6 +111,9 @@ export function App() {
       </Route>
       <Route path="/accounts/:accountId/devices">
         <AccountPages section="devices" />
+      </Route>
+      <Route path="/accounts/:accountId/connections">
+        <AccountPages section="connections" />
       </Route>
       <Route path="/accounts/:accountId">
         {(params) => <Redirect to={`/accounts/${params.accountId}/profile`} replace />}

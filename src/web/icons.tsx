@@ -103,3 +103,20 @@ export function LayersIcon({ size }: { size?: number }) {
     </Icon>
   );
 }
+
+export function RefreshIcon({ size }: { size?: number }) {
+  return (
+    <Icon size={size}>
+      <path d="M20 11a8 8 0 00-14.6-4.5M4 4v3.5h3.5M4 13a8 8 0 0014.6 4.5M20 20v-3.5h-3.5" />
+    </Icon>
+  );
+}
+
+/** A plug: an open connection from a desktop app to a device. */
+export function PlugIcon({ size }: { size?: number }) {
+  return (
+    <Icon size={size}>
+      <path d="M9 3v4M15 3v4M6.5 7h11v4a5.5 5.5 0 01-11 0V7zM12 16.5V21" />
+    </Icon>
+  );
+}

@@ -1,53 +1,20 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { describe } from 'node:test';
+import type { Page } from 'playwright-core';
 import { TesseraClient } from '../../src/client/sdk.ts';
-import { parseConfig } from '../../src/server/config.ts';
-import { startServer, type RunningServer } from '../../src/server/main.ts';
-import { BACKENDS, createServerDatabase } from '../support/databases.ts';
+import { BACKENDS } from '../support/databases.ts';
+import { accountIdOf, accountUrl, addPerson, assertRedBoxUnder, eventually, PASSWORD, register, signIn, uniqueEmail, usePortal, VIEWPORT } from './support.ts';
 
 /**
  * Organizations, groups and devices as an owner uses them, in Debian's Chromium, against a real
  * server on each backend: "Set Organization" (kept by the server, so a second browser sees it),
  * groups, the devices of the selected organization, and deleting an organization that holds some.
- * Needs the built portal in dist/web: `npm test` builds it first; alone, run `npm run build`.
  */
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const WEB_DIR = path.join(ROOT, 'dist/web');
-const SHOTS = path.join(ROOT, 'test-artifacts/screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const PASSWORD = 'quiet lake 42 morning';
-const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
-const PROFILE_URL = new RegExp(`/accounts/(${UUID})/profile$`);
-const ORGANIZATIONS_URL = new RegExp(`/accounts/(${UUID})/organizations$`);
-const DEVICES_URL = new RegExp(`/accounts/(${UUID})/devices$`);
-const VIEWPORT = { width: 1280, height: 860 };
+const ORGANIZATIONS_URL = accountUrl('organizations');
+const DEVICES_URL = accountUrl('devices');
 /** Devices per page in the portal. */
 const DEVICE_PAGE = 50;
-
-/** Waits (briefly) for a condition, for clear failures instead of timeouts. */
-async function eventually(check: () => Promise<boolean>, what: string, ms = 8000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** The red box under an input: its border is red and it sits right below. */
-async function assertRedBoxUnder(error: Locator, input: Locator): Promise<void> {
-  const inputBox = await input.boundingBox();
-  const errorBox = await error.boundingBox();
-  assert.ok(inputBox && errorBox && errorBox.y >= inputBox.y + inputBox.height && errorBox.y - (inputBox.y + inputBox.height) < 40, 'the error sits under its input');
-  const border = await error.evaluate((el) => getComputedStyle(el).borderTopColor);
-  const [r, g, b] = (border.match(/\d+/g) ?? []).map(Number);
-  assert.ok(r! > 200 && g! < 160 && b! < 160, `the border is red (${border})`);
-}
 
 /** A yellow colour: strong red and green, clearly less blue. */
 function isYellow(colour: string): boolean {
@@ -57,87 +24,26 @@ function isYellow(colour: string): boolean {
 
 for (const backend of BACKENDS) {
   describe(`organizations and devices in the browser (${backend})`, { timeout: 90_000 }, () => {
-    let server: RunningServer;
-    let browser: Browser;
-    let context: BrowserContext;
-    let page: Page;
-    let dataDir: string;
-    let dropDatabase: (() => Promise<void>) | null = null;
+    const portal = usePortal(backend, { shots: 'org' });
+    const { step, shot } = portal;
     let accountId = '';
-    const email = `orgs.${process.pid}.${backend}.${Date.now()}@example.test`;
+    const email = uniqueEmail('orgs', backend);
 
-    const shot = (name: string, on: Page = page) => on.screenshot({ path: path.join(SHOTS, `${backend}-org-${name}.png`), fullPage: true });
-    const nav = () => page.getByRole('navigation', { name: 'Sections' });
-    const row = (name: string, on: Page = page) => on.getByTestId('organization-row').and(on.locator(`[data-name="${name}"]`));
-    const deviceRow = (name: string) => page.getByTestId('device-row').filter({ has: page.getByTestId('device-name').getByText(name, { exact: true }) });
+    const nav = () => portal.page.getByRole('navigation', { name: 'Sections' });
+    const row = (name: string, on: Page = portal.page) => on.getByTestId('organization-row').and(on.locator(`[data-name="${name}"]`));
+    const deviceRow = (name: string) => portal.page.getByTestId('device-row').filter({ has: portal.page.getByTestId('device-name').getByText(name, { exact: true }) });
     const deviceCount = async (): Promise<number> => {
-      const found = await server.database.inSystem((tx) =>
+      const found = await portal.server.database.inSystem((tx) =>
         tx.selectFrom('devices').select((eb) => eb.fn.countAll<string>().as('n')).where('account_id', '=', accountId).executeTakeFirstOrThrow(),
       );
       return Number(found.n);
     };
-    const newContext = async () => {
-      const created = await browser.newContext({ baseURL: server.url, locale: 'en-US', reducedMotion: 'reduce', viewport: VIEWPORT });
-      created.setDefaultTimeout(20_000); // generous: CI shares two cores with other suites
-      return created;
-    };
-
-    let failed = false;
-    const step = (name: string, fn: () => Promise<void>) =>
-      it(name, async (t) => {
-        if (failed) return t.skip('an earlier step failed');
-        try {
-          await fn();
-        } catch (error) {
-          failed = true;
-          await shot('failure').catch(() => undefined);
-          throw error;
-        }
-      });
-
-    before(async () => {
-      assert.ok(fs.existsSync(path.join(WEB_DIR, 'index.html')), 'dist/web is missing: run `npm run build` first');
-      assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
-      fs.mkdirSync(SHOTS, { recursive: true });
-      dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-orgs-'));
-      let databaseUrl: string | undefined;
-      if (backend === 'postgres') {
-        const created = await createServerDatabase();
-        databaseUrl = created.url;
-        dropDatabase = created.drop;
-      }
-      server = await startServer(parseConfig({ port: 0, host: '127.0.0.1', logLevel: 'silent', webDir: WEB_DIR, dataDir, databaseUrl }));
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
-      context = await newContext();
-      page = await context.newPage();
-    });
-
-    after(async () => {
-      await browser?.close();
-      await server?.stop();
-      await dropDatabase?.();
-      if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
-    });
-
-    step('an owner registers and opens Organizations from the header', async () => {
-      await page.goto('/register');
-      await page.getByLabel('Your name').fill('Ada Lovelace');
-      await page.getByLabel('Email').fill(email);
-      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-      await page.getByLabel('Company name').fill('Analytical Engines Ltd');
-      const country = page.getByRole('combobox', { name: 'Country' });
-      await country.click();
-      await country.fill('United King');
-      await page.getByRole('option', { name: 'United Kingdom', exact: true }).click();
-      await page.getByRole('button', { name: 'Register' }).click();
-      await page.waitForURL(PROFILE_URL);
+    step('an owner registers and opens Organizations from the header', async ({ page }) => {
+      await register(page, { name: 'Ada Lovelace', email, companyName: 'Analytical Engines Ltd' });
 
       await nav().getByRole('link', { name: 'Organizations' }).click();
       await page.waitForURL(ORGANIZATIONS_URL);
-      accountId = ORGANIZATIONS_URL.exec(new URL(page.url()).pathname)![1]!;
+      accountId = accountIdOf(page, ORGANIZATIONS_URL);
       await page.getByRole('heading', { name: 'Organizations', level: 1 }).waitFor();
       assert.equal(await nav().getByRole('link', { name: 'Organizations' }).getAttribute('class'), 'app-nav-link active');
       await page.getByTestId('empty-organizations').waitFor();
@@ -145,7 +51,7 @@ for (const backend of BACKENDS) {
       await shot('empty');
     });
 
-    step('creates Acme and Globex', async () => {
+    step('creates Acme and Globex', async ({ page }) => {
       for (const [name, description] of [
         ['Acme', 'Road runner traps, wholesale'],
         ['Globex', 'Hank Scorpio’s headquarters'],
@@ -166,7 +72,7 @@ for (const backend of BACKENDS) {
       assert.equal(await page.locator('[data-testid="organization-row"][data-selected="true"]').count(), 0);
     });
 
-    step('a duplicate name is refused next to the name field', async () => {
+    step('a duplicate name is refused next to the name field', async ({ page }) => {
       await page.getByRole('button', { name: 'New organization' }).click();
       const dialog = page.getByRole('dialog', { name: 'New organization' });
       await dialog.getByLabel('Name').fill('acme');
@@ -183,7 +89,7 @@ for (const backend of BACKENDS) {
       assert.equal(await page.getByTestId('organization-row').count(), 2);
     });
 
-    step('selecting Globex and "Set Organization" marks it in yellow and shows it in the header', async () => {
+    step('selecting Globex and "Set Organization" marks it in yellow and shows it in the header', async ({ page, server }) => {
       const setButton = page.getByRole('button', { name: 'Set Organization' });
       assert.equal(await setButton.isDisabled(), true, 'nothing to set before a row is clicked');
       await row('Globex').click();
@@ -219,14 +125,10 @@ for (const backend of BACKENDS) {
     });
 
     step('another browser signed in as the same person sees Globex selected', async () => {
-      const other = await newContext();
+      const other = await portal.newContext();
       try {
         const second = await other.newPage();
-        await second.goto('/sign-in');
-        await second.getByLabel('Email').fill(email);
-        await second.getByLabel('Password', { exact: true }).fill(PASSWORD);
-        await second.getByRole('button', { name: 'Sign in' }).click();
-        await second.waitForURL(PROFILE_URL);
+        await signIn(second, email);
         const pill = second.getByTestId('header-organization');
         await pill.waitFor();
         assert.equal(await pill.getAttribute('aria-label'), 'Organization: Globex', 'the header shows it on every page');
@@ -240,7 +142,7 @@ for (const backend of BACKENDS) {
       }
     });
 
-    step('creates a group with both organizations, then takes one out and puts it back', async () => {
+    step('creates a group with both organizations, then takes one out and puts it back', async ({ page }) => {
       await page.getByRole('tab', { name: 'Groups' }).click();
       await page.getByTestId('empty-groups').waitFor();
       await page.getByRole('button', { name: 'New group' }).first().click();
@@ -276,7 +178,7 @@ for (const backend of BACKENDS) {
       await shot('list');
     });
 
-    step('Devices shows the devices of Globex; adds two, and a duplicate identifier is refused next to its field', async () => {
+    step('Devices shows the devices of Globex; adds two, and a duplicate identifier is refused next to its field', async ({ page }) => {
       await nav().getByRole('link', { name: 'Devices' }).click();
       await page.waitForURL(DEVICES_URL);
       await page.getByRole('heading', { name: 'Devices', level: 1 }).waitFor();
@@ -322,7 +224,7 @@ for (const backend of BACKENDS) {
       assert.equal(await deviceCount(), 2);
     });
 
-    step('the search box finds a device by its identifier', async () => {
+    step('the search box finds a device by its identifier', async ({ page }) => {
       const search = page.getByRole('searchbox', { name: 'Search devices' });
       await search.fill('2002');
       await eventually(async () => (await page.getByTestId('device-row').count()) === 1, 'one device found');
@@ -335,7 +237,7 @@ for (const backend of BACKENDS) {
       await shot('devices');
     });
 
-    step('edits a device and moves it to Acme', async () => {
+    step('edits a device and moves it to Acme', async ({ page, server }) => {
       await deviceRow('Edge router').getByRole('button', { name: 'Edit Edge router' }).click();
       const dialog = page.getByRole('dialog', { name: 'Edit Edge router' });
       await dialog.waitFor();
@@ -365,33 +267,25 @@ for (const backend of BACKENDS) {
       assert.deepEqual(moved, { name: 'Edge router 1', notes: 'Rack 2, top; moved with the contract', organization: 'Acme' });
     });
 
-    step('a manager sees organizations read-only, sets an organization of their own and pages through its devices', async () => {
+    step('a manager sees organizations read-only, sets an organization of their own and pages through its devices', async ({ server }) => {
       const owner = new TesseraClient({ baseUrl: server.url, cookieJar: true });
       await owner.signIn({ email, password: PASSWORD });
       const initech = await owner.createOrganization(accountId, { name: 'Initech' });
       for (let i = 1; i <= DEVICE_PAGE + 1; i += 1) {
         await owner.createDevice(accountId, initech.id, { name: `Sensor ${String(i).padStart(3, '0')}`, kind: 'Sensor', identifier: `TPS-${1000 + i}` });
       }
-      const managerEmail = `manager.${process.pid}.${backend}.${Date.now()}@example.test`;
-      const registered = await new TesseraClient({ baseUrl: server.url, cookieJar: true }).register({
+      const { email: managerEmail } = await addPerson(server, accountId, {
         name: 'Peter Gibbons',
-        email: managerEmail,
-        password: PASSWORD,
+        email: uniqueEmail('manager', backend),
         companyName: 'Gibbons Consulting',
         country: 'US',
+        role: 'manager',
       });
-      await server.database.inSystem((tx) =>
-        tx.insertInto('memberships').values({ account_id: accountId, user_id: registered.user.id, role: 'manager', created_at: new Date() }).execute(),
-      );
 
-      const other = await newContext();
+      const other = await portal.newContext();
       try {
         const manager = await other.newPage();
-        await manager.goto('/sign-in');
-        await manager.getByLabel('Email').fill(managerEmail);
-        await manager.getByLabel('Password', { exact: true }).fill(PASSWORD);
-        await manager.getByRole('button', { name: 'Sign in' }).click();
-        await manager.waitForURL(PROFILE_URL);
+        await signIn(manager, managerEmail);
         await manager.goto(`/accounts/${accountId}/organizations`);
         await manager.getByTestId('read-only-notice').waitFor();
         await row('Initech', manager).waitFor();
@@ -432,7 +326,7 @@ for (const backend of BACKENDS) {
       assert.deepEqual(selections.map((s) => s.name).sort(), ['Globex', 'Initech'], 'each person keeps their own');
     });
 
-    step('the header stays tidy on a tablet and a phone', async () => {
+    step('the header stays tidy on a tablet and a phone', async ({ page }) => {
       for (const [label, viewport] of [
         ['tablet', { width: 820, height: 1000 }],
         ['phone', { width: 390, height: 800 }],
@@ -462,7 +356,7 @@ for (const backend of BACKENDS) {
       await nav().waitFor();
     });
 
-    step('deleting Globex while it holds a device is refused, then done with its devices', async () => {
+    step('deleting Globex while it holds a device is refused, then done with its devices', async ({ page }) => {
       await eventually(async () => (await row('Globex').getByTestId('organization-devices').textContent()) === '1', 'Globex holds one device');
       assert.equal(await row('Acme').getByTestId('organization-devices').textContent(), '1');
       await row('Globex').getByRole('button', { name: 'Delete Globex' }).click();

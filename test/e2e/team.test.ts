@@ -1,40 +1,17 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { describe } from 'node:test';
 import { TesseraDesktopClient, TesseraOAuthError } from '../../src/client/desktop.ts';
 import { TesseraClient, TesseraError } from '../../src/client/sdk.ts';
-import { parseConfig } from '../../src/server/config.ts';
-import { startServer, type RunningServer } from '../../src/server/main.ts';
-import { BACKENDS, createServerDatabase } from '../support/databases.ts';
+import { BACKENDS } from '../support/databases.ts';
+import { accountIdOf, accountUrl, addPerson, assertRedBoxUnder, desktopClient, eventually, PASSWORD, register, rejection, signIn, uniqueEmail, usePortal } from './support.ts';
 
 /**
  * Team accounts as an owner uses them, in Debian's Chromium, against a real server on each
  * backend; the login tokens the page hands out are used by the desktop client SDK in between.
- * Needs the built portal in dist/web: `npm test` builds it first; alone, run `npm run build`.
  */
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const WEB_DIR = path.join(ROOT, 'dist/web');
-const SHOTS = path.join(ROOT, 'test-artifacts/screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const PASSWORD = 'quiet lake 42 morning';
-const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
-const PROFILE_URL = new RegExp(`/accounts/(${UUID})/profile$`);
-const TEAM_URL = new RegExp(`/accounts/(${UUID})/team$`);
+const TEAM_URL = accountUrl('team');
 const MEMBER = 'Grace Hopper';
-
-/** Waits (briefly) for a condition, for clear failures instead of timeouts. */
-async function eventually(check: () => Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** A datetime-local value (local time, minutes) `days` from now. */
 function localDateTime(days: number): string {
@@ -43,118 +20,42 @@ function localDateTime(days: number): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-/** The error a promise rejects with; fails when it resolves. */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  assert.fail('expected the call to fail');
-}
-
 async function assertInvalidGrant(promise: Promise<unknown>, what: string): Promise<void> {
   const error = await rejection(promise);
   assert.ok(error instanceof TesseraOAuthError, `${what}: expected an OAuth error, got ${String(error)}`);
   assert.equal(error.error, 'invalid_grant', what);
 }
 
-/** The red box under an input: its border is red and it sits right below. */
-async function assertRedBoxUnder(error: Locator, input: Locator): Promise<void> {
-  const inputBox = await input.boundingBox();
-  const errorBox = await error.boundingBox();
-  assert.ok(inputBox && errorBox && errorBox.y >= inputBox.y + inputBox.height && errorBox.y - (inputBox.y + inputBox.height) < 40, 'the error sits under its input');
-  const border = await error.evaluate((el) => getComputedStyle(el).borderTopColor);
-  const [r, g, b] = (border.match(/\d+/g) ?? []).map(Number);
-  assert.ok(r! > 200 && g! < 160 && b! < 160, `the border is red (${border})`);
-}
-
 for (const backend of BACKENDS) {
   describe(`team accounts in the browser (${backend})`, { timeout: 90_000 }, () => {
-    let server: RunningServer;
-    let browser: Browser;
-    let page: Page;
-    let dataDir: string;
-    let dropDatabase: (() => Promise<void>) | null = null;
+    const portal = usePortal(backend, { shots: 'team' });
+    const { step, shot } = portal;
     let accountId = '';
     let allowance = 0;
     let firstSecret = '';
     let secondSecret = '';
     let firstDesktop: TesseraDesktopClient;
     let secondDesktop: TesseraDesktopClient;
-    const email = `owner.${process.pid}.${backend}.${Date.now()}@example.test`;
+    const email = uniqueEmail('owner', backend);
 
-    const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${backend}-team-${name}.png`), fullPage: true });
-    const card = () => page.getByRole('article', { name: MEMBER, exact: true });
-    const drawer = () => page.getByRole('dialog', { name: MEMBER, exact: true });
-    const tokenRow = (label: string) => drawer().getByTestId('token-row').filter({ has: page.getByText(label, { exact: true }) });
-    const clipboard = () => page.evaluate(() => navigator.clipboard.readText());
-    const desktop = () => new TesseraDesktopClient({ baseUrl: server.url, userAgent: 'tessera-e2e-desktop/1' });
+    const card = () => portal.page.getByRole('article', { name: MEMBER, exact: true });
+    const drawer = () => portal.page.getByRole('dialog', { name: MEMBER, exact: true });
+    const tokenRow = (label: string) => drawer().getByTestId('token-row').filter({ has: portal.page.getByText(label, { exact: true }) });
+    const clipboard = () => portal.page.evaluate(() => navigator.clipboard.readText());
+    const desktop = () => desktopClient(portal.server);
     const memberCount = async () => {
-      const row = await server.database.inSystem((tx) =>
+      const row = await portal.server.database.inSystem((tx) =>
         tx.selectFrom('team_members').select((eb) => eb.fn.countAll<string>().as('n')).where('account_id', '=', accountId).executeTakeFirstOrThrow(),
       );
       return Number(row.n);
     };
 
-    let failed = false;
-    const step = (name: string, fn: () => Promise<void>) =>
-      it(name, async (t) => {
-        if (failed) return t.skip('an earlier step failed');
-        try {
-          await fn();
-        } catch (error) {
-          failed = true;
-          await shot('failure').catch(() => undefined);
-          throw error;
-        }
-      });
-
-    before(async () => {
-      assert.ok(fs.existsSync(path.join(WEB_DIR, 'index.html')), 'dist/web is missing: run `npm run build` first');
-      assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
-      fs.mkdirSync(SHOTS, { recursive: true });
-      dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-team-'));
-      let databaseUrl: string | undefined;
-      if (backend === 'postgres') {
-        const created = await createServerDatabase();
-        databaseUrl = created.url;
-        dropDatabase = created.drop;
-      }
-      server = await startServer(parseConfig({ port: 0, host: '127.0.0.1', logLevel: 'silent', webDir: WEB_DIR, dataDir, databaseUrl }));
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
-      const context = await browser.newContext({ baseURL: server.url, locale: 'en-US', reducedMotion: 'reduce', viewport: { width: 1280, height: 860 } });
-      await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
-      context.setDefaultTimeout(20_000); // generous: CI shares two cores with other suites
-      page = await context.newPage();
-    });
-
-    after(async () => {
-      await browser?.close();
-      await server?.stop();
-      await dropDatabase?.();
-      if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
-    });
-
-    step('an owner registers and opens Team accounts from the header', async () => {
-      await page.goto('/register');
-      await page.getByLabel('Your name').fill('Ada Lovelace');
-      await page.getByLabel('Email').fill(email);
-      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-      await page.getByLabel('Company name').fill('Analytical Engines Ltd');
-      const country = page.getByRole('combobox', { name: 'Country' });
-      await country.click();
-      await country.fill('United King');
-      await page.getByRole('option', { name: 'United Kingdom', exact: true }).click();
-      await page.getByRole('button', { name: 'Register' }).click();
-      await page.waitForURL(PROFILE_URL);
+    step('an owner registers and opens Team accounts from the header', async ({ page }) => {
+      await register(page, { name: 'Ada Lovelace', email, companyName: 'Analytical Engines Ltd' });
 
       await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Team accounts' }).click();
       await page.waitForURL(TEAM_URL);
-      accountId = TEAM_URL.exec(new URL(page.url()).pathname)![1]!;
+      accountId = accountIdOf(page, TEAM_URL);
       await page.getByRole('heading', { name: 'Team accounts' }).waitFor();
       assert.equal(await page.getByRole('link', { name: 'Team accounts' }).getAttribute('class'), 'app-nav-link active');
       await page.getByTestId('empty-team').waitFor();
@@ -166,7 +67,7 @@ for (const backend of BACKENDS) {
       await shot('empty');
     });
 
-    step('refuses a fixed limit above the plan allowance next to the field, and adds nothing', async () => {
+    step('refuses a fixed limit above the plan allowance next to the field, and adds nothing', async ({ page }) => {
       await page.getByRole('button', { name: 'Add team member' }).first().click();
       const dialog = page.getByRole('dialog', { name: 'Add team member' });
       await dialog.waitFor();
@@ -186,7 +87,7 @@ for (const backend of BACKENDS) {
       assert.equal(await memberCount(), 0);
     });
 
-    step('adds the member with a fixed limit and shows its first login token once, to copy', async () => {
+    step('adds the member with a fixed limit and shows its first login token once, to copy', async ({ page }) => {
       const dialog = page.getByRole('dialog', { name: 'Add team member' });
       await dialog.getByLabel('Connections', { exact: true }).fill('3');
       assert.equal(await dialog.getByTestId('field-error-connectionLimit').count(), 0, 'editing the field clears its error');
@@ -222,7 +123,7 @@ for (const backend of BACKENDS) {
       assert.equal(me.session.grant, 'login_token');
     });
 
-    step('Manage lists the tokens; an owner adds a second one with an expiry and copies the first again', async () => {
+    step('Manage lists the tokens; an owner adds a second one with an expiry and copies the first again', async ({ page }) => {
       await card().getByRole('button', { name: 'Manage' }).click();
       await drawer().waitFor();
       await drawer().getByTestId('token-row').first().waitFor();
@@ -263,7 +164,7 @@ for (const backend of BACKENDS) {
       await shot('tokens');
     });
 
-    step('revoking the first token in the page ends its desktop session at once', async () => {
+    step('revoking the first token in the page ends its desktop session at once', async ({ page, server }) => {
       const firstLabel = ((await drawer().getByTestId('token-row').first().locator('.token-label').textContent()) ?? '').trim();
       await tokenRow(firstLabel).getByRole('button', { name: `Revoke ${firstLabel}` }).click();
       const confirm = page.getByRole('dialog', { name: `Revoke “${firstLabel}”?` });
@@ -288,7 +189,7 @@ for (const backend of BACKENDS) {
       await shot('revoked');
     });
 
-    step('sets member credentials, with a weak password refused next to its field', async () => {
+    step('sets member credentials, with a weak password refused next to its field', async ({ page }) => {
       const section = drawer().getByRole('region', { name: 'Desktop sign-in with email and password' });
       const memberEmail = `grace.${process.pid}.${backend}.${Date.now()}@example.test`;
       await section.getByLabel('Email').fill(memberEmail);
@@ -313,7 +214,7 @@ for (const backend of BACKENDS) {
       assert.equal(await card().getByTestId('member-tokens').textContent(), '1 active');
     });
 
-    step('edits the member: the limit is checked against the allowance, then saved', async () => {
+    step('edits the member: the limit is checked against the allowance, then saved', async ({ page }) => {
       await card().getByRole('button', { name: `Edit ${MEMBER}` }).click();
       const dialog = page.getByRole('dialog', { name: `Edit ${MEMBER}` });
       await dialog.waitFor();
@@ -328,31 +229,23 @@ for (const backend of BACKENDS) {
       assert.equal((await secondDesktop.me()).member.connectionLimit, allowance);
     });
 
-    step('a manager sees the team read-only and cannot reveal tokens', async () => {
-      const managerEmail = `manager.${process.pid}.${backend}.${Date.now()}@example.test`;
-      const sdk = new TesseraClient({ baseUrl: server.url, cookieJar: true });
-      const registered = await sdk.register({ name: 'Charles Babbage', email: managerEmail, password: PASSWORD, companyName: 'Babbage & Co', country: 'GB' });
-      await server.database.inSystem((tx) =>
-        tx.insertInto('memberships').values({ account_id: accountId, user_id: registered.user.id, role: 'manager', created_at: new Date() }).execute(),
-      );
-      // a fresh session sees the new membership
-      await sdk.signOut();
-      await sdk.signIn({ email: managerEmail, password: PASSWORD });
+    step('a manager sees the team read-only and cannot reveal tokens', async ({ server }) => {
+      const { email: managerEmail, sdk } = await addPerson(server, accountId, {
+        name: 'Charles Babbage',
+        email: uniqueEmail('manager', backend),
+        companyName: 'Babbage & Co',
+        role: 'manager',
+      });
       const team = await sdk.getTeam(accountId);
       const member = team.members[0]!;
       const [token] = await sdk.listLoginTokens(accountId, member.id);
       const refused = await rejection(sdk.revealLoginToken(accountId, member.id, token!.id));
       assert.ok(refused instanceof TesseraError && refused.status === 403, 'a manager cannot reveal a token');
 
-      const context = await browser.newContext({ baseURL: server.url, locale: 'en-US', reducedMotion: 'reduce', viewport: { width: 1280, height: 860 } });
-      context.setDefaultTimeout(20_000);
+      const context = await portal.newContext();
       const other = await context.newPage();
       try {
-        await other.goto('/sign-in');
-        await other.getByLabel('Email').fill(managerEmail);
-        await other.getByLabel('Password', { exact: true }).fill(PASSWORD);
-        await other.getByRole('button', { name: 'Sign in' }).click();
-        await other.waitForURL(PROFILE_URL);
+        await signIn(other, managerEmail);
         await other.goto(`/accounts/${accountId}/team`);
         await other.getByTestId('read-only-notice').waitFor();
         const memberCard = other.getByRole('article', { name: MEMBER, exact: true });
@@ -360,7 +253,7 @@ for (const backend of BACKENDS) {
         assert.equal(await other.getByRole('button', { name: 'Add team member' }).count(), 0);
         assert.equal(await memberCard.getByRole('button', { name: `Remove ${MEMBER}` }).count(), 0);
         assert.equal(await memberCard.getByRole('button', { name: `Edit ${MEMBER}` }).count(), 0);
-        await other.screenshot({ path: path.join(SHOTS, `${backend}-team-read-only.png`), fullPage: true });
+        await shot('read-only', other);
         await memberCard.getByRole('button', { name: 'View tokens' }).click();
         const tokens = other.getByRole('dialog', { name: MEMBER, exact: true });
         await tokens.getByTestId('token-row').first().waitFor();
@@ -368,13 +261,13 @@ for (const backend of BACKENDS) {
         assert.equal(await tokens.getByRole('button', { name: /^(Copy|Revoke)/ }).count(), 0, 'no copy or revoke');
         assert.equal(await tokens.getByRole('button', { name: 'Add token' }).count(), 0);
         assert.equal(await tokens.getByRole('textbox').count(), 0, 'no forms');
-        await other.screenshot({ path: path.join(SHOTS, `${backend}-team-read-only-tokens.png`), fullPage: true });
+        await shot('read-only-tokens', other);
       } finally {
         await context.close();
       }
     });
 
-    step('removing the member in the page invalidates its remaining token and ends its sessions', async () => {
+    step('removing the member in the page invalidates its remaining token and ends its sessions', async ({ page }) => {
       await page.getByRole('button', { name: `Remove ${MEMBER}` }).click();
       const confirm = page.getByRole('dialog', { name: `Remove ${MEMBER}?` });
       await confirm.waitFor();
@@ -392,7 +285,7 @@ for (const backend of BACKENDS) {
       await shot('removed');
     });
 
-    step('past the plan member limit, adding is refused in an alert', async () => {
+    step('past the plan member limit, adding is refused in an alert', async ({ page, server }) => {
       const owner = new TesseraClient({ baseUrl: server.url, cookieJar: true });
       await owner.signIn({ email, password: PASSWORD });
       const { plan } = await owner.getTeam(accountId);

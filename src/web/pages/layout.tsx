@@ -212,22 +212,32 @@ function AccountMenu({ me, current }: { me: Me; current: Membership | undefined 
   );
 }
 
-const SECTIONS = [
+interface Section {
+  path: string;
+  label: string;
+  /** Who sees it in the navigation; everyone when absent. */
+  roles?: readonly string[];
+}
+
+const SECTIONS: readonly Section[] = [
   { path: 'profile', label: 'Profile' },
   { path: 'team', label: 'Team accounts' },
   { path: 'organizations', label: 'Organizations' },
   { path: 'devices', label: 'Devices' },
-] as const;
+  // viewers may not list connections (the API answers 403), so the link is not theirs
+  { path: 'connections', label: 'Connections', roles: ['owner', 'manager'] },
+];
 
 /** The sections of an account: links in a row, or one menu on narrow screens. */
-function SectionNav({ accountId }: { accountId: string }) {
+function SectionNav({ accountId, role }: { accountId: string; role: string }) {
   const [location, navigate] = useLocation();
   const base = `/accounts/${accountId}`;
-  const current = SECTIONS.find((s) => location === `${base}/${s.path}`);
+  const sections = SECTIONS.filter((s) => !s.roles || s.roles.includes(role));
+  const current = sections.find((s) => location === `${base}/${s.path}`);
   return (
     <>
       <nav aria-label="Sections" className="app-nav">
-        {SECTIONS.map((section) => (
+        {sections.map((section) => (
           <Link key={section.path} href={`${base}/${section.path}`} className={(active: boolean) => (active ? 'app-nav-link active' : 'app-nav-link')}>
             {section.label}
           </Link>
@@ -251,7 +261,7 @@ function SectionNav({ accountId }: { accountId: string }) {
             </UnstyledButton>
           </Menu.Target>
           <Menu.Dropdown>
-            {SECTIONS.map((section) => (
+            {sections.map((section) => (
               <Menu.Item
                 key={section.path}
                 onClick={() => navigate(`${base}/${section.path}`)}
@@ -276,13 +286,13 @@ export function SignedInLayout({ me, accountId, wide = false, children }: { me: 
       <AppShell.Header className="app-header">
         <Container size="lg" h="100%">
           <Group h="100%" justify="space-between" wrap="nowrap" gap="sm">
-            <Group gap="lg" wrap="nowrap" style={{ minWidth: 0 }}>
+            <Group gap="lg" wrap="nowrap" className="app-header-start">
               <Link href={current ? `/accounts/${current.id}/profile` : '/'} className="brand-link" aria-label="Tessera home">
                 <Brand />
               </Link>
-              {current ? <SectionNav accountId={current.id} /> : null}
+              {current ? <SectionNav accountId={current.id} role={current.role} /> : null}
             </Group>
-            <Group gap="sm" wrap="nowrap" style={{ minWidth: 0 }}>
+            <Group gap="sm" wrap="nowrap" className="app-header-end">
               {current ? <SelectedOrganizationPill accountId={current.id} /> : null}
               <AccountMenu me={me} current={current} />
             </Group>

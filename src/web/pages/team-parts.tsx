@@ -16,6 +16,15 @@ export function formatDate(iso: string): string {
   return DATE.format(new Date(iso));
 }
 
+/** Initials of a team member, for the round avatar. */
+export function initials(name: string): string {
+  const all = name.trim().split(/\s+/).filter(Boolean);
+  // "Operator 07" is "O", not "O0"
+  const words = all.filter((w) => /^\p{L}/u.test(w));
+  if (words.length === 0) words.push(...all);
+  return ((words[0]?.[0] ?? '?') + (words[1]?.[0] ?? '')).toUpperCase();
+}
+
 /**
  * A dialog whose target outlives its closing, so the content does not change while it fades out;
  * its content unmounts once closed, which resets the forms inside.

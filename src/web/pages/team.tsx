@@ -20,14 +20,16 @@ import {
   Tooltip,
 } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useState, type ReactNode } from 'react';
+import { useEffect, useMemo, useState, type ReactNode } from 'react';
+import { Link } from 'wouter';
 import { TesseraError, type AddedTeamMember, type Me, type TeamMember, type TeamOverview } from '../../client/sdk.ts';
 import type { Plan } from '../../shared/team.ts';
 import { api, ROLE_LABELS, teamKey } from '../api.ts';
 import { FormAlert, FormStack, useFormErrors, type FormErrors } from '../forms.tsx';
 import { PencilIcon, PlusIcon, TrashIcon, UsersIcon } from '../icons.tsx';
-import { ConfirmDialog, DialogFrame, DialogHeader, formatDate, IssuedToken, useDialog } from './team-parts.tsx';
+import { ConfirmDialog, DialogFrame, DialogHeader, formatDate, initials, IssuedToken, useDialog } from './team-parts.tsx';
 import { ManageMemberDrawer } from './team-tokens.tsx';
+import { canSeeConnections, useOpenConnections } from './connection-parts.tsx';
 
 const MEMBER_FIELDS = ['name', 'connectionLimit'] as const;
 type MemberField = (typeof MEMBER_FIELDS)[number];
@@ -267,7 +269,7 @@ function Stat({ label, value, testId, children }: { label: string; value: string
   );
 }
 
-function PlanSummary({ team }: { team: TeamOverview }) {
+function PlanSummary({ team, connectionsHref }: { team: TeamOverview; connectionsHref: string | null }) {
   const { plan } = team;
   const members = team.members.length;
   const full = members >= plan.memberLimit;
@@ -282,9 +284,16 @@ function PlanSummary({ team }: { team: TeamOverview }) {
         </Stat>
         <Stat label="Connection allowance" value={`${plan.connectionAllowance} connections`} testId="plan-allowance">
           <Progress value={share(team.connectionsInUse, plan.connectionAllowance)} size="sm" mt={6} aria-label="Connections in use" />
-          <Text size="xs" c="dimmed" mt={4} data-testid="plan-connections-in-use">
-            {team.connectionsInUse} in use now
-          </Text>
+          <Group gap={6} mt={4}>
+            <Text size="xs" c="dimmed" data-testid="plan-connections-in-use">
+              {team.connectionsInUse} in use now
+            </Text>
+            {connectionsHref ? (
+              <Text component={Link} href={connectionsHref} size="xs" c="indigo.7" className="quiet-link" data-testid="plan-connections-link">
+                See who and where
+              </Text>
+            ) : null}
+          </Group>
         </Stat>
         <Stat label="Team members" value={`${members} of ${plan.memberLimit}`} testId="plan-members">
           <Progress value={share(members, plan.memberLimit)} color={full ? 'orange' : undefined} size="sm" mt={6} aria-label="Team members used" />
@@ -295,14 +304,6 @@ function PlanSummary({ team }: { team: TeamOverview }) {
       </SimpleGrid>
     </Paper>
   );
-}
-
-function initials(name: string): string {
-  const all = name.trim().split(/\s+/).filter(Boolean);
-  // "Operator 07" is "O", not "O0"
-  const words = all.filter((w) => /^\p{L}/u.test(w));
-  if (words.length === 0) words.push(...all);
-  return ((words[0]?.[0] ?? '?') + (words[1]?.[0] ?? '')).toUpperCase();
 }
 
 function Fact({ label, children }: { label: string; children: ReactNode }) {
@@ -316,12 +317,15 @@ function Fact({ label, children }: { label: string; children: ReactNode }) {
 
 function MemberCard({
   member,
+  devices,
   canEdit,
   onEdit,
   onRemove,
   onManage,
 }: {
   member: TeamMember;
+  /** Names of the devices the member is connected to, for people who may see connections. */
+  devices: string[] | undefined;
   canEdit: boolean;
   onEdit: () => void;
   onRemove: () => void;
@@ -358,6 +362,12 @@ function MemberCard({
         </Fact>
         <Fact label="In use">
           <span data-testid="member-in-use">{fixed ? `${member.connectionsInUse} of ${member.connectionLimit}` : `${member.connectionsInUse} in use`}</span>
+          {devices && devices.length > 0 ? (
+            <Text size="xs" c="dimmed" truncate="end" title={devices.join(', ')} data-testid="member-devices">
+              <span className="live-dot live-dot-inline" aria-hidden="true" />
+              on {devices.join(', ')}
+            </Text>
+          ) : null}
         </Fact>
         <Fact label="Login tokens">
           <span data-testid="member-tokens">{member.activeTokens === 1 ? '1 active' : `${member.activeTokens} active`}</span>
@@ -411,7 +421,23 @@ function EmptyTeam({ canEdit, onAdd }: { canEdit: boolean; onAdd: () => void }) 
 
 export function TeamPage({ me, accountId }: { me: Me; accountId: string }) {
   const membership = me.accounts.find((a) => a.id === accountId);
-  const team = useQuery({ queryKey: teamKey(accountId), queryFn: () => api.getTeam(accountId), enabled: membership !== undefined });
+  const seesConnections = canSeeConnections(membership?.role);
+  // owners and managers poll the connections, which refresh this when they change; viewers poll this
+  const team = useQuery({
+    queryKey: teamKey(accountId),
+    queryFn: () => api.getTeam(accountId),
+    enabled: membership !== undefined,
+    refetchInterval: seesConnections ? false : 15_000,
+  });
+  const connections = useOpenConnections(accountId, membership !== undefined && seesConnections);
+  const devicesByMember = useMemo(() => {
+    if (!connections.data) return undefined;
+    const byMember = new Map<string, string[]>();
+    for (const c of [...connections.data].sort((a, b) => a.openedAt.localeCompare(b.openedAt))) {
+      byMember.set(c.member.id, [...(byMember.get(c.member.id) ?? []), c.device.name]);
+    }
+    return byMember;
+  }, [connections.data]);
   const [adding, setAdding] = useState(false);
   const edit = useDialog<TeamMember>();
   const remove = useDialog<TeamMember>();
@@ -456,7 +482,7 @@ export function TeamPage({ me, accountId }: { me: Me; accountId: string }) {
         </Alert>
       ) : (
         <>
-          <PlanSummary team={team.data} />
+          <PlanSummary team={team.data} connectionsHref={seesConnections ? `/accounts/${accountId}/connections` : null} />
           {!canEdit ? (
             <Alert color="gray" variant="light" data-testid="read-only-notice">
               You are {membership.role === 'owner' ? 'an' : 'a'} {ROLE_LABELS[membership.role]?.toLowerCase()} of this account: only owners can add, change or remove team members and copy their login tokens.
@@ -470,6 +496,7 @@ export function TeamPage({ me, accountId }: { me: Me; accountId: string }) {
                 <MemberCard
                   key={member.id}
                   member={member}
+                  devices={devicesByMember ? (devicesByMember.get(member.id) ?? []) : undefined}
                   canEdit={canEdit}
                   onEdit={() => edit.open(member)}
                   onRemove={() => remove.open(member)}
