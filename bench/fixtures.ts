@@ -15,6 +15,7 @@ export interface Person {
   sessionCookie: string;
   /** The account the registration created (the person owns it). */
   accountId: string;
+  userId: string;
 }
 
 function cookieFrom(response: Response, name: string): string {
@@ -24,7 +25,7 @@ function cookieFrom(response: Response, name: string): string {
   return pair;
 }
 
-async function expectStatus(response: Response, status: number, what: string): Promise<unknown> {
+export async function expectStatus(response: Response, status: number, what: string): Promise<unknown> {
   const text = await response.text();
   if (response.status !== status) throw new Error(`${what} answered ${response.status}, not ${status}: ${text.slice(0, 500)}`);
   return text ? JSON.parse(text) : null;
@@ -58,13 +59,25 @@ export async function registerPerson(baseUrl: string): Promise<Person> {
     await fetch(`${baseUrl}/api/v1/me`, { headers: { accept: 'application/json', cookie: sessionCookie } }),
     200,
     'GET /api/v1/me',
-  )) as { user: { email: string } };
+  )) as { user: { id: string; email: string } };
   if (me.user.email !== email) throw new Error(`GET /api/v1/me answered ${me.user.email}, not ${email}`);
 
   const client = new TesseraClient({ baseUrl, cookieJar: true });
   const signedIn = await client.signIn({ email, password });
   if (signedIn.user.email !== email) throw new Error(`sign-in through the SDK answered ${signedIn.user.email}, not ${email}`);
-  return { email, password, sessionCookie, accountId: registered.account.id };
+  return { email, password, sessionCookie, accountId: registered.account.id, userId: me.user.id };
+}
+
+/** Signs the person in again (plain fetch): a new session, so it sees accounts added since. */
+export async function signInCookie(baseUrl: string, person: Person): Promise<string> {
+  const csrf = await anonymousCsrf(baseUrl);
+  const response = await fetch(`${baseUrl}/api/v1/auth/sign-in`, {
+    method: 'POST',
+    headers: { accept: 'application/json', 'content-type': 'application/json', 'x-csrf-token': csrf.token, cookie: csrf.cookie },
+    body: JSON.stringify({ email: person.email, password: person.password }),
+  });
+  await expectStatus(response, 200, 'POST /api/v1/auth/sign-in');
+  return cookieFrom(response, 'tessera_session');
 }
 
 /** A form body for POST /client/v1/token or /client/v1/revoke. */

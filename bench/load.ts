@@ -6,7 +6,7 @@ import { readMemory, resetPeak } from './server.ts';
 export interface Scenario {
   /** Short name for tables: `GET /healthz`. */
   name: string;
-  method: 'GET' | 'POST';
+  method: string;
   path: string;
   headers?: Record<string, string>;
   body?: string;
@@ -29,6 +29,14 @@ export interface LoadOptions {
   warmupS: number;
 }
 
+export interface LatencySummary {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
 export interface LoadResult {
   scenario: string;
   method: string;
@@ -39,7 +47,7 @@ export interface LoadResult {
   /** 2xx answers per second over the measured run. */
   reqPerSec: number;
   /** Latency of 2xx answers, ms, from every response (not autocannon's whole-ms histogram). */
-  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  latencyMs: LatencySummary;
   ok: number;
   non2xx: number;
   errors: number;
@@ -53,12 +61,18 @@ export interface LoadResult {
   cpu: CpuUse;
   /** The measured run on the monotonic clock (µs), to cut a CPU profile to it. */
   window: { fromUs: number; toUs: number };
+  /** The server process loaded (it changes when a scenario restarts it). */
+  pid: number;
+  /** What the rate counts: requests (default), open+close pairs, or database transactions. */
+  unit?: 'requests' | 'pairs' | 'transactions';
+  /** Scenario-specific figures for the raw JSON (per-request latencies of a pair, fixture sizes, …). */
+  detail?: Record<string, unknown>;
   /** autocannon's own summary (whole-millisecond latency histogram), for the raw JSON. */
-  autocannon: { requestsPerSecAvg: number; latencyP50: number; latencyP99: number; sent: number; duration: number };
+  autocannon?: { requestsPerSecAvg: number; latencyP50: number; latencyP99: number; sent: number; duration: number };
 }
 
 /** A growable array of latencies, so percentiles are exact to the microsecond. */
-class Samples {
+export class Samples {
   #values = new Float64Array(1 << 16);
   #length = 0;
   push(value: number): void {
@@ -69,7 +83,10 @@ class Samples {
     }
     this.#values[this.#length++] = value;
   }
-  summary() {
+  get length(): number {
+    return this.#length;
+  }
+  summary(): LatencySummary {
     const sorted = this.#values.slice(0, this.#length).sort();
     const at = (q: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!);
     let sum = 0;
@@ -101,8 +118,29 @@ async function fire(scenario: Scenario, options: LoadOptions, durationS: number,
   return await instance;
 }
 
+/** What one round of a custom load (a warm-up or the measured run) answered. */
+export interface Round {
+  /** Units done (requests, open+close pairs, transactions), for the rate. */
+  units: number;
+  /** Seconds from the first request sent to the last answer. */
+  elapsedS: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  statusCodes: Record<string, number>;
+}
+
+/** A load driven by the harness itself rather than autocannon (request chains, database references). */
+export interface CustomLoad {
+  /** Runs the load for durationS; `latencies` is given for the measured run only. */
+  round(durationS: number, latencies?: Samples): Promise<Round>;
+  /** Called between the warm-up and the measured run. */
+  between?(): Promise<void>;
+}
+
 /** Warms up, then loads one scenario for durationS while sampling the server's memory. */
-export async function runLoad(scenario: Scenario, options: LoadOptions): Promise<LoadResult> {
+export async function runLoad(scenario: Scenario, options: LoadOptions, custom?: CustomLoad): Promise<LoadResult> {
   const idle = readMemory(options.pid)?.rss ?? NaN;
   const hwmReset = resetPeak(options.pid);
   let sampledPeak = idle;
@@ -113,17 +151,33 @@ export async function runLoad(scenario: Scenario, options: LoadOptions): Promise
     samples += 1;
     sampledPeak = Math.max(sampledPeak, memory.rss);
   }, 100);
+  const round = async (durationS: number, latencies?: Samples): Promise<Round & { result?: Result }> => {
+    if (custom) return custom.round(durationS, latencies);
+    const result = await fire(scenario, options, durationS, latencies);
+    return {
+      units: result['2xx'],
+      elapsedS: result.duration,
+      ok: result['2xx'],
+      non2xx: result.non2xx,
+      errors: result.errors,
+      timeouts: result.timeouts,
+      statusCodes: statusCounts(result),
+      result,
+    };
+  };
   try {
-    const warm = options.warmupS > 0 ? await fire(scenario, options, options.warmupS) : null;
+    const warm = options.warmupS > 0 ? await round(options.warmupS) : null;
+    await custom?.between?.();
     const latencies = new Samples();
     const cpuBefore = cpuSnapshot(options.pid, options.database);
     const fromUs = monotonicUs();
-    const result = await fire(scenario, options, options.durationS, latencies);
+    const measured = await round(options.durationS, latencies);
     const toUs = monotonicUs();
     const cpu = cpuUse(cpuBefore, cpuSnapshot(options.pid, options.database));
     const after = readMemory(options.pid);
     sampledPeak = Math.max(sampledPeak, after?.rss ?? 0);
     const peak = hwmReset && after ? Math.max(after.hwm, sampledPeak) : sampledPeak;
+    const result = measured.result;
     return {
       scenario: scenario.name,
       method: scenario.method,
@@ -131,26 +185,31 @@ export async function runLoad(scenario: Scenario, options: LoadOptions): Promise
       connections: scenario.connections,
       durationS: options.durationS,
       warmupS: options.warmupS,
-      reqPerSec: result['2xx'] / result.duration,
+      reqPerSec: measured.units / measured.elapsedS,
       latencyMs: latencies.summary(),
-      ok: result['2xx'],
-      non2xx: result.non2xx,
-      errors: result.errors,
-      timeouts: result.timeouts,
-      statusCodes: statusCounts(result),
+      ok: measured.ok,
+      non2xx: measured.non2xx,
+      errors: measured.errors,
+      timeouts: measured.timeouts,
+      statusCodes: measured.statusCodes,
       warmup: warm
-        ? { ok: warm['2xx'], non2xx: warm.non2xx, errors: warm.errors, timeouts: warm.timeouts, statusCodes: statusCounts(warm) }
+        ? { ok: warm.ok, non2xx: warm.non2xx, errors: warm.errors, timeouts: warm.timeouts, statusCodes: warm.statusCodes }
         : { ok: 0, non2xx: 0, errors: 0, timeouts: 0, statusCodes: {} },
       rss: { idle, peak, after: after?.rss ?? NaN, samples, peakFrom: hwmReset ? 'VmHWM' : 'samples' },
       cpu,
       window: { fromUs, toUs },
-      autocannon: {
-        requestsPerSecAvg: result.requests.average,
-        latencyP50: result.latency.p50,
-        latencyP99: result.latency.p99,
-        sent: result.requests.sent,
-        duration: result.duration,
-      },
+      pid: options.pid,
+      ...(result
+        ? {
+            autocannon: {
+              requestsPerSecAvg: result.requests.average,
+              latencyP50: result.latency.p50,
+              latencyP99: result.latency.p99,
+              sent: result.requests.sent,
+              duration: result.duration,
+            },
+          }
+        : {}),
     };
   } finally {
     clearInterval(sampler);

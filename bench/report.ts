@@ -22,17 +22,42 @@ export interface BackendRun {
   /** RSS after start, before the fixtures (register, sign-in check), bytes. */
   idleRss: number;
   scenarios: LoadResult[];
-  /** me ÷ healthz and sign-in ÷ argon2 limit by scenario name; sign-in ÷ measured (SIGN_IN_MEASURED). */
+  /** me ÷ healthz and sign-in ÷ argon2 limit by scenario name; sign-in ÷ measured (SIGN_IN_MEASURED); the lease and list ratios (RATIO). */
   ratios: Record<string, number>;
+  /** The Ratio cell of scenarios whose ratio is not to /healthz, by scenario name. */
+  ratioTexts: Record<string, string>;
+  /** Lines for below the table: fixtures, the device-list walk, per-request lease latencies. */
+  details: string[];
+  /** Which rows are which of the lease and device-list scenarios (their names carry sizes). */
+  data?: DataScenarios;
   /** The server's V8 CPU profile (--profile only). */
   profile?: string;
+  /** Every server process of the backend (PGlite restarts for fixtures), by pid (--profile only). */
+  profiles?: Record<number, string>;
   /** PostgreSQL only: desktop sessions revoked on this server, refused by a second node. */
   propagation?: PropagationResult;
 }
 
+/** Names of the rows of the lease and device-list scenarios that ran. */
+export interface DataScenarios {
+  one?: string;
+  spread?: string;
+  grown?: string;
+  reference?: string;
+  referenceSpread?: string;
+  pageFirst?: string;
+  pageFar?: string;
+}
+
 export interface BenchRun {
   mode: 'quick' | 'full';
-  settings: { durationS: number; warmupS: number; connections: Record<string, number> };
+  settings: {
+    durationS: number;
+    warmupS: number;
+    connections: Record<string, number>;
+    /** Sizes of the lease and device-list scenarios. */
+    data?: { leaseConnections: number; listConnections: number; spreadAccounts: number; grownAccounts: number; leasesPerAccount: number; devices: number; devicePage: number; durationS: number; warmupS: number };
+  };
   machine: Machine;
   argon2: Argon2Reference;
   start: { cold: StartTiming; warm: StartTiming } | null;
@@ -50,7 +75,31 @@ export const SCENARIO = {
   clientMe: 'GET /client/v1/me',
   clientToken: 'POST /client/v1/token (login token)',
   clientRefresh: 'POST /client/v1/token (refresh)',
+  leaseOne: 'Lease open+close, 1 account',
+  leaseSpread: (accounts: number) => `Lease open+close, ${count(accounts)} accounts`,
+  leaseGrown: (accounts: number, total: number, expired: number) => `Lease open+close, ${count(accounts)} of ${count(total)} accounts, ${count(expired)} expired leases`,
+  reference: (backend: Backend, rows: number) =>
+    `DB reference${backend === 'pglite' ? ' (PGlite in-process)' : ''}: BEGIN; SELECT … FOR UPDATE; UPDATE; COMMIT, ${rows === 1 ? '1 row' : `${count(rows)} rows`}`,
+  devicePage: (page: number, devices: number) => `GET …/devices?limit=50, page ${count(page)}${page === 1 ? ` of ${count(devices)} devices` : ''}`,
 } as const;
+
+/** Keys in BackendRun.ratios for the lease and device-list scenarios. */
+export const RATIO = {
+  oneToReference: 'lease pairs, 1 account ÷ reference, 1 row',
+  spreadToReference: 'lease pairs, spread ÷ reference, 1 row',
+  spreadToReferenceSpread: 'lease pairs, spread ÷ reference, spread',
+  grownOpenP50: 'lease open p50, grown ÷ spread',
+  grownRate: 'lease pairs, grown ÷ spread',
+  farPageP50: 'device list p50, far page ÷ page 1',
+  farPageRate: 'device list req/s, far page ÷ page 1',
+} as const;
+
+/** Lease pairs should reach this share of the one-row reference transaction (PostgreSQL). */
+export const LEASE_REFERENCE_AIM = 1.0;
+/** Lease-open p50 with the grown database should stay within this factor of the small one. */
+export const LEASE_GROWTH_AIM = 1.3;
+/** A far page of the device list should cost at most this factor of page 1 (p50). */
+export const DEVICE_PAGE_AIM = 1.2;
 
 /** GET /client/v1/me should reach this share of /healthz (a cached access token, one query). */
 export const CLIENT_ME_AIM = 0.7;
@@ -65,8 +114,14 @@ const gib = (bytes: number) => `${(bytes / 1073741824).toFixed(1)} GiB`;
 const ms = (value: number) => (!Number.isFinite(value) ? '—' : value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : value.toFixed(0));
 const seconds = (valueMs: number) => `${(valueMs / 1000).toFixed(2)} s`;
 const rate = (value: number) => (value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(1));
+function count(value: number): string {
+  return value.toLocaleString('en-US');
+}
+const UNIT: Record<NonNullable<LoadResult['unit']>, string> = { requests: '', pairs: ' pairs', transactions: ' txn' };
 
 function ratioText(run: BackendRun, result: LoadResult): string {
+  const text = run.ratioTexts?.[result.scenario];
+  if (text !== undefined) return text;
   const ratio = run.ratios[result.scenario];
   if (result.scenario === SCENARIO.health) return 'baseline';
   if (ratio === undefined) return '—';
@@ -106,7 +161,7 @@ function rows(run: BenchRun): string[][] {
       b.backend,
       r.scenario,
       String(r.connections),
-      rate(r.reqPerSec),
+      rate(r.reqPerSec) + UNIT[r.unit ?? 'requests'],
       ratioText(b, r),
       ms(r.latencyMs.p50),
       ms(r.latencyMs.p99),
@@ -141,10 +196,28 @@ function describeLoad(run: BenchRun): string {
     `Login-token exchanges cycle through ${c.token ?? c.signIn} login tokens of one member, each exchange opening a new desktop session; ` +
     `each refresh connection carries one desktop session that keeps rotating, every request presenting the single-use ` +
     `refresh token the previous answer returned (never one already sent), so req/s is sustained rotations. ` +
+    leaseLoad(run) +
     `The server runs as a child process; generator, server (and PostgreSQL) share the same ` +
     `${run.machine.cores} cores, so absolute figures understate a dedicated server. ` +
     `CPU columns: average cores used during the run by the server process, PostgreSQL's processes, the ` +
     `load generator, and everything else on the machine (${run.background.other.toFixed(2)} cores just before the run).`
+  );
+}
+
+function leaseLoad(run: BenchRun): string {
+  const d = run.settings.data;
+  if (!d || !run.backends.some((b) => b.data && Object.keys(b.data).length)) return '';
+  const timing = d.durationS !== run.settings.durationS || d.warmupS !== run.settings.warmupS ? `The lease, reference and device-list scenarios run ${d.durationS} s after a ${d.warmupS} s warm-up. ` : '';
+  return (
+    timing +
+    `Leases: ${d.leaseConnections} desktop clients (one keep-alive connection each, driven by the harness, not autocannon) loop ` +
+    `POST /client/v1/connections → DELETE /client/v1/connections/:leaseId on a device of their own, stopping only between pairs; ` +
+    `"pairs" is open+close pairs per second, p50/p99 are per request (opens and closes together). "1 account": 10 team members ` +
+    `of one account (allowance 10, no member limit), a device each, created through the API. "${count(d.spreadAccounts)} accounts": ` +
+    `as many accounts written with SQL (owner, member, device, signed-in desktop session, free slot rows), the clients taking turns ` +
+    `on them. The grown run repeats that after adding accounts up to ${count(d.grownAccounts)} with ${d.leasesPerAccount} expired, never-closed leases each. ` +
+    `The DB reference runs ${d.leaseConnections} transactions in flight with the server idle. ` +
+    `Device list: ${count(d.devices)} devices in one organization; page 1 and page ${count(d.devicePage)} (its cursor found by walking the list once) loaded by autocannon (${d.listConnections} connections) with a session cookie. `
   );
 }
 
@@ -178,6 +251,7 @@ function referenceLines(run: BenchRun): string[] {
         (p.failures.length ? `; ${p.failures.length} failed: ${p.failures.slice(0, 3).join('; ')}` : ''),
     );
   }
+  for (const b of run.backends) lines.push(...(b.details ?? []));
   return lines;
 }
 
@@ -223,7 +297,7 @@ export function markdownSection(run: BenchRun): string {
 const START = '<!-- bench:start -->';
 const END = '<!-- bench:end -->';
 
-const INTRO = `# Benchmarks
+export const DOCS_INTRO = `# Benchmarks
 
 \`npm run bench\` measures the server as \`npm start\` runs it. It starts \`node src/server/start.ts\`
 as a child process (so the server's memory is measured apart from the load generator), first on
@@ -237,17 +311,39 @@ also starts a second server process on the same database and times how soon that
 an access token the first node revoked. It also times argon2id on this machine, and the start of
 \`npm start\` on an empty and on an existing data directory.
 
+Then the data-heavy scenarios ([connection leases](connections.md) and the
+[device list](organizations.md)):
+
+- **lease-one**: desktop clients looping open → close (\`POST /client/v1/connections\`,
+  \`DELETE /client/v1/connections/:leaseId\`), every one a team member of the same account
+  (allowance 10) connecting to a device of its own;
+- **lease-spread**: the same with the clients taking turns on 1,000 accounts, written straight
+  into the tables with SQL (an owner, a team member, a device, a signed-in desktop session
+  each);
+- **lease-reference**: the database reference, measured in the same run with the server idle:
+  \`BEGIN; SELECT … FOR UPDATE; UPDATE …; COMMIT\` on one row, and spread over 1,000 rows,
+  through a \`pg\` pool of the server's size (10) with as many transactions in flight as lease
+  clients — on PGlite, the same through PGlite in the harness process;
+- **lease-grown**: lease-spread again after growing the database to 100,000 accounts with
+  10 expired, never-closed leases each (1,000,000), written with \`generate_series\`;
+- **device-pages**: \`GET /api/v1/accounts/:a/organizations/:o/devices?limit=50\` on one
+  organization of 100,000 devices: page 1, and page 1,000 (its cursor found by walking the
+  list once).
+
 \`\`\`sh
 npm run bench              # 10 s per scenario after a 2 s warm-up; rewrites the results below
-npm run bench -- --quick   # 3 s per scenario: everything in under two minutes
+npm run bench -- --quick   # 3 s per scenario (the data-heavy ones 2 s, on 10,000 accounts,
+                           # 20,000 devices and page 200): everything in about two and a half minutes
 npm run bench -- --help    # --duration, --connections, --backends, --scenarios, --revocations, --no-write,
+                           # --lease-connections, --spread-accounts, --grown-accounts, --devices, --device-page,
                            # --profile (V8 CPU profiles of the server, summarized per scenario),
                            # --wait-quiet (wait for other processes to leave the CPU first)
 \`\`\`
 
 Progress goes to stderr, the table to stdout; the section between the \`bench\` markers below
 and [benchmarks.json](benchmarks.json) (raw figures) are rewritten, the rest of this file is
-kept. Any non-2xx answer or socket error fails the run (exit code 1) and leaves both alone.
+kept. Any non-2xx answer or socket error fails the run (exit code 1) and leaves both alone
+(the one exception, an open refused for the account's allowance, is below).
 
 ## Reading the figures
 
@@ -278,6 +374,33 @@ database share the cores with the server. The ratios, measured in the same run, 
   node A, node B caches its access token, node A revokes the session (the desktop sign-out)
   while node B is polled back to back; p50/p99 are from sending the revocation to node B's first
   401, which only the NOTIFY explains. The aim is p99 ≤ 100 ms.
+- **Lease open+close ÷ DB reference** (the \`pairs\` and \`txn\` rows): the req/s column counts
+  open+close pairs per second for the lease rows and committed transactions for the reference;
+  p50/p99 are per request (opens and closes together; each apart in the lines below the table)
+  and per transaction. The lease clients are driven by the harness (one keep-alive connection
+  each, stopping only between pairs, so no lease outlives a run), as many as the account's
+  allowance, so with one lease each no open should be refused. The one-row reference is the
+  cost of the obvious design (one counter row per account: every open and close queues on its
+  lock); the ratio says how the row-per-unit design of migration 0004 compares, and the aim on
+  PostgreSQL is ≥ 1.0. The reference spread over 1,000 rows never waits for a lock: it is the
+  most a pool of 10 gets from this PostgreSQL for such a transaction: a ceiling for any lease
+  design. Below the table: CPU per pair and per transaction, by process. An open
+  refused with 409 \`"limit": "account"\` although no client holds a lease (a \`SKIP LOCKED\`
+  claim that looked while another client's close or open held the rows it needed) is counted,
+  sent again as a desktop client would, and reported in a note; any other refusal fails the run.
+  The PGlite reference runs in the harness process, not in a server: it is the same database
+  engine without HTTP, Node's event loop or the server's queries around it.
+- **Lease open p50, grown ÷ 1,000 accounts**: the same clients and the same load after the
+  database grew by 99,000 accounts (owner, member, organization, device, ten slot rows naming an
+  expired lease) and 1,000,000 expired leases that were never closed (their clients vanished), ten
+  on every account including the clients' own. The tables are vacuumed and analyzed after the
+  bulk insert, as autovacuum would have left them. The aim is ≤ 1.3. On PGlite the server stops
+  for the bulk insert and starts again (the data directory is its alone), so caches start cold;
+  the warm-up refills them.
+- **Device list, far page ÷ page 1**: keyset pagination should make page 1,000 cost what page 1
+  costs; the ratio of the p50s is given with the aim ≤ 1.2, and the req/s ratio next to it. The
+  100,000 devices are named in an order unrelated to how they were written, so a page reads rows
+  spread over the table. The walk to the far page (one request at a time) is timed too.
 - **RSS** is the server process's resident memory: before the scenario's warm-up, the peak
   while loaded (VmHWM, reset before each scenario), and right after.
 - **CPU srv/db/gen/other** is the average number of cores the server process, PostgreSQL, the
@@ -298,7 +421,7 @@ export function writeDocs(docsDir: string, run: BenchRun): { markdown: string; j
   try {
     current = fs.readFileSync(markdownPath, 'utf8');
   } catch {
-    current = INTRO;
+    current = DOCS_INTRO;
   }
   const from = current.indexOf(START);
   const to = current.indexOf(END, from);

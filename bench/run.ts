@@ -8,15 +8,35 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { openDatabase, type Database } from '../src/server/db/database.ts';
 import { createServerDatabase } from '../test/support/databases.ts';
 import { measureArgon2 } from './argon2.ts';
 import { cpuSnapshot, cpuUse, type CpuUse } from './cpu.ts';
 import { loginTokenExchanges, measurePropagation, PROPAGATION_SCENARIO, RefreshPool } from './client-api.ts';
-import { anonymousCsrf, desktopMember, exchangeLoginToken, FORM_HEADERS, registerPerson } from './fixtures.ts';
-import { failureOf, runLoad, type Scenario } from './load.ts';
+import { growLeaseData, insertClientAccounts, insertDeviceFleet, type LeaseIdentity } from './data.ts';
+import { walkDevicePages } from './devices.ts';
+import { anonymousCsrf, desktopMember, exchangeLoginToken, FORM_HEADERS, registerPerson, signInCookie } from './fixtures.ts';
+import { LeasePairs, oneAccountIdentities, pgliteReference, postgresReference, referenceLoad, SERVER_POOL_SIZE, type ReferenceTarget } from './leases.ts';
+import { failureOf, runLoad, type CustomLoad, type LoadResult, type Scenario } from './load.ts';
 import { describeMachine } from './machine.ts';
 import { summarizeProfile } from './profile.ts';
-import { CLIENT_ME_AIM, PROPAGATION_AIM_MS, SCENARIO, SIGN_IN_MEASURED, textReport, writeDocs, type Backend, type BackendRun, type BenchRun, type StartTiming } from './report.ts';
+import {
+  CLIENT_ME_AIM,
+  DEVICE_PAGE_AIM,
+  LEASE_GROWTH_AIM,
+  LEASE_REFERENCE_AIM,
+  PROPAGATION_AIM_MS,
+  RATIO,
+  SCENARIO,
+  SIGN_IN_MEASURED,
+  textReport,
+  writeDocs,
+  type Backend,
+  type BackendRun,
+  type BenchRun,
+  type DataScenarios,
+  type StartTiming,
+} from './report.ts';
 import { readMemory, ROOT, spawnServer, type ServerProcess } from './server.ts';
 
 const { values: args } = parseArgs({
@@ -28,8 +48,14 @@ const { values: args } = parseArgs({
     'sign-in-connections': { type: 'string' },
     'token-connections': { type: 'string' },
     revocations: { type: 'string' },
+    'lease-connections': { type: 'string' },
+    'list-connections': { type: 'string' },
+    'spread-accounts': { type: 'string' },
+    'grown-accounts': { type: 'string' },
+    devices: { type: 'string' },
+    'device-page': { type: 'string' },
     backends: { type: 'string', default: 'pglite,postgres' },
-    scenarios: { type: 'string', default: 'health,me,sign-in,client-me,client-token,client-refresh,client-revocation' },
+    scenarios: { type: 'string', default: 'health,me,sign-in,client-me,client-token,client-refresh,client-revocation,lease-one,lease-spread,lease-reference,lease-grown,device-pages' },
     'no-write': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'wait-quiet': { type: 'string' },
@@ -39,16 +65,37 @@ const { values: args } = parseArgs({
 
 if (args.help) {
   console.log(`npm run bench [-- options]
-  --quick                   3 s per scenario (1 s warm-up): everything in under two minutes
+  --quick                   3 s per scenario (1 s warm-up; the lease, reference and device-list
+                            scenarios 2 s), smaller data scenarios: everything in about two and a
+                            half minutes
   --duration=<s>            seconds per scenario (default 10, quick 3)
   --warmup=<s>              warm-up seconds before each scenario (default 2, quick 1)
   --connections=<n>         connections for the GET scenarios (default 50)
   --sign-in-connections=<n> connections for sign-in (default 16)
   --token-connections=<n>   connections for POST /client/v1/token (default 16)
   --revocations=<n>         revocations timed across two nodes (default 200)
+  --lease-connections=<n>   desktop clients looping open → close, and transactions in flight in the
+                            database reference (default 10: the allowance of one account, and the
+                            server's pool size); at most 10 for lease-one
+  --list-connections=<n>    connections loading the device-list pages (default 10)
+  --spread-accounts=<n>     accounts (one client each) the lease-spread clients take turns on
+                            (default 1000)
+  --grown-accounts=<n>      accounts in the database for lease-grown, each with 10 expired leases
+                            (default 100000: 1,000,000 expired leases; quick 10000)
+  --devices=<n>             devices in the organization of device-pages (default 100000; quick 20000)
+  --device-page=<n>         the far page of device-pages, 50 devices a page (default 1000; quick 200)
   --backends=<list>         pglite,postgres (default both, in that order)
   --scenarios=<list>        health,me,sign-in,client-me,client-token,client-refresh,
-                            client-revocation (default all; client-revocation on PostgreSQL only)
+                            client-revocation, lease-one, lease-spread, lease-reference, lease-grown,
+                            device-pages (default all; client-revocation on PostgreSQL only)
+                              lease-one        open+close pairs/s, every client on one account
+                              lease-spread     the same, the clients spread over --spread-accounts
+                              lease-reference  BEGIN; SELECT … FOR UPDATE; UPDATE …; COMMIT through a
+                                               pool of the server's size (PGlite: in this process),
+                                               on one row and spread over 1,000 rows
+                              lease-grown      lease-spread again after growing the database to
+                                               --grown-accounts and 10 expired leases per account
+                              device-pages     GET …/devices?limit=50, page 1 and page --device-page
   --no-write                do not touch docs/benchmarks.md and docs/benchmarks.json
   --profile                 write a V8 CPU profile of each server (to a temporary folder) and summarize
                             it per scenario; implies --no-write
@@ -75,15 +122,44 @@ if (durationS === 0 || connections.get < 1 || connections.signIn < 1 || connecti
   throw new Error('--duration and the connection counts must be positive');
 }
 const revocations = number(args.revocations, 200, 'revocations');
+/** Expired leases per account of lease-grown: one per unit of the default plan's allowance. */
+const LEASES_PER_ACCOUNT = 10;
+/** Rows of the reference table; the spread reference transaction takes turns on all of them. */
+const REFERENCE_ROWS = 1000;
+/** Devices a page in device-pages (the list's default). */
+const DEVICE_PAGE_LIMIT = 50;
+const data = {
+  leaseConnections: number(args['lease-connections'], 10, 'lease-connections'),
+  listConnections: number(args['list-connections'], 10, 'list-connections'),
+  spreadAccounts: number(args['spread-accounts'], 1000, 'spread-accounts'),
+  grownAccounts: number(args['grown-accounts'], quick ? 10_000 : 100_000, 'grown-accounts'),
+  devices: number(args.devices, quick ? 20_000 : 100_000, 'devices'),
+  devicePage: number(args['device-page'], quick ? 200 : 1000, 'device-page'),
+};
+if (data.leaseConnections < 1 || data.listConnections < 1 || data.spreadAccounts < data.leaseConnections || data.devicePage < 1) {
+  throw new Error('--lease-connections and --list-connections must be positive, --spread-accounts at least --lease-connections, --device-page positive');
+}
+if (data.devices <= data.devicePage * DEVICE_PAGE_LIMIT) {
+  throw new Error(`--devices must be more than --device-page × ${DEVICE_PAGE_LIMIT} (${data.devicePage * DEVICE_PAGE_LIMIT}), so the far page is full and has a next one`);
+}
 /** Node B keeps access tokens this long: only the NOTIFY can explain a 401 within it. */
 const NODE_B_CACHE_SECONDS = 60;
 const backends = args.backends.split(',').map((b) => b.trim()) as Backend[];
 for (const b of backends) if (b !== 'pglite' && b !== 'postgres') throw new Error(`unknown backend ${b}`);
 const scenarioKeys = new Set(args.scenarios.split(',').map((s) => s.trim()));
-const SCENARIO_KEYS = ['health', 'me', 'sign-in', 'client-me', 'client-token', 'client-refresh', 'client-revocation'];
+const SCENARIO_KEYS = [
+  'health', 'me', 'sign-in', 'client-me', 'client-token', 'client-refresh', 'client-revocation',
+  'lease-one', 'lease-spread', 'lease-reference', 'lease-grown', 'device-pages',
+];
 for (const s of scenarioKeys) if (!SCENARIO_KEYS.includes(s)) throw new Error(`unknown scenario ${s}`);
+if (scenarioKeys.has('lease-one') && data.leaseConnections > 10) {
+  throw new Error('lease-one puts every client on one account, whose allowance is 10: --lease-connections must be at most 10');
+}
 const clientScenarios = [...scenarioKeys].some((s) => s.startsWith('client-'));
 const write = !args['no-write'] && !args.profile;
+/** The lease, reference and device-list scenarios: shorter in --quick (unless --duration is given), to fit. */
+const dataDurationS = args.duration === undefined && quick ? 2 : durationS;
+const dataWarmupS = args.warmup === undefined && quick ? 1 : warmupS;
 
 const t0 = performance.now();
 function progress(message: string): void {
@@ -170,20 +246,21 @@ async function runBackend(backend: Backend, failures: string[]): Promise<Backend
     secret = randomBytes(32).toString('hex'); // shared with the second node of client-revocation
     progress(`postgres: created database ${databaseName}`);
   }
-  const started = await startServer(dataDir, { databaseUrl, secret, profile: true });
-  const { server } = started;
-  const readyMs = await server.waitFor('/readyz');
-  const idleRss = await settledRss(server);
-  progress(`${backend}: server pid ${server.pid} ready in ${(readyMs / 1000).toFixed(2)} s, idle RSS ${(idleRss / 1048576).toFixed(0)} MiB`);
+  let started = await startServer(dataDir, { databaseUrl, secret, profile: true });
+  const pids = [started.server.pid];
+  const readyMs = await started.server.waitFor('/readyz');
+  const idleRss = await settledRss(started.server);
+  progress(`${backend}: server pid ${started.server.pid} ready in ${(readyMs / 1000).toFixed(2)} s, idle RSS ${(idleRss / 1048576).toFixed(0)} MiB`);
+  const url = () => started.server.url;
 
-  const person = await registerPerson(server.url);
-  const csrf = await anonymousCsrf(server.url);
+  const person = await registerPerson(url());
+  const csrf = await anonymousCsrf(url());
   progress(`${backend}: registered ${person.email}; session and sign-in checked`);
 
   // the desktop client: one member with a login token per token-endpoint connection
-  const desktop = clientScenarios ? await desktopMember(server.url, person, connections.token) : null;
-  const desktopTokens = desktop ? await exchangeLoginToken(server.url, desktop.loginTokens[0]!) : null;
-  const refreshPool = desktop ? new RefreshPool(server.url, desktop.loginTokens[0]!) : null;
+  const desktop = clientScenarios ? await desktopMember(url(), person, connections.token) : null;
+  const desktopTokens = desktop ? await exchangeLoginToken(url(), desktop.loginTokens[0]!) : null;
+  const refreshPool = desktop ? new RefreshPool(url(), desktop.loginTokens[0]!) : null;
   if (desktop) progress(`${backend}: team member with ${desktop.loginTokens.length} login tokens; exchange and GET /client/v1/me checked`);
 
   const scenarios: Array<[string, Scenario, (() => Promise<void>)?]> = [
@@ -248,34 +325,190 @@ async function runBackend(backend: Backend, failures: string[]): Promise<Backend
       ],
     );
   }
-  const run: BackendRun = { backend, readyMs, idleRss, scenarios: [], ratios: {} };
-  for (const [key, scenario, prepare] of scenarios) {
-    if (!scenarioKeys.has(key)) continue;
-    await prepare?.();
-    progress(`${backend}: ${scenario.name}, ${scenario.connections} connections, ${warmupS} s warm-up + ${durationS} s`);
-    const result = await runLoad(scenario, { baseUrl: server.url, pid: server.pid, database: databaseName, durationS, warmupS });
-    const failure = failureOf(result);
+  const run: BackendRun = { backend, readyMs, idleRss, scenarios: [], ratios: {}, ratioTexts: {}, details: [] };
+
+  /** Loads one scenario (autocannon, or a load of the harness's own), reports it, keeps it. */
+  async function measure(scenario: Scenario, custom?: CustomLoad & { problems?: string[] }, timing = { durationS, warmupS }): Promise<LoadResult> {
+    const count = custom ? '' : `${scenario.connections} connections, `;
+    progress(`${backend}: ${scenario.name}, ${count}${timing.warmupS} s warm-up + ${timing.durationS} s`);
+    const result = await runLoad(scenario, { baseUrl: url(), pid: started.server.pid, database: databaseName, ...timing }, custom);
+    let failure = failureOf(result);
+    if (failure && custom?.problems?.length) failure += ` (${custom.problems.slice(0, 3).join('; ')})`;
     progress(
-      `${backend}: ${scenario.name}: ${result.reqPerSec.toFixed(0)} req/s, p50 ${result.latencyMs.p50.toFixed(2)} ms, ` +
+      `${backend}: ${scenario.name}: ${result.reqPerSec.toFixed(0)} ${result.unit ?? 'req'}/s, p50 ${result.latencyMs.p50.toFixed(2)} ms, ` +
         `p99 ${result.latencyMs.p99.toFixed(2)} ms, RSS peak ${(result.rss.peak / 1048576).toFixed(0)} MiB` +
         (failure ? ` — FAILED: ${failure}` : ''),
     );
     if (failure) {
       failures.push(`${backend} ${scenario.name}: ${failure}`);
-      process.stderr.write(`--- server output (tail) ---\n${server.output()}\n---\n`);
+      process.stderr.write(`--- server output (tail) ---\n${started.server.output()}\n---\n`);
     }
     run.scenarios.push(result);
+    return result;
+  }
+
+  for (const [key, scenario, prepare] of scenarios) {
+    if (!scenarioKeys.has(key)) continue;
+    await prepare?.();
+    await measure(scenario);
   }
   if (refreshPool?.starved) failures.push(`${backend} ${SCENARIO.clientRefresh}: the refresh-token pool ran dry ${refreshPool.starved} times`);
   if (backend === 'postgres' && desktop && scenarioKeys.has('client-revocation') && revocations > 0) {
-    run.propagation = await measureRevocation(server.url, { dataDir: path.join(workDir, 'data-node-b'), databaseUrl: databaseUrl!, secret: secret! }, desktop.loginTokens[0]!);
+    run.propagation = await measureRevocation(url(), { dataDir: path.join(workDir, 'data-node-b'), databaseUrl: databaseUrl!, secret: secret! }, desktop.loginTokens[0]!);
     const p = run.propagation;
     if (p.failures.length) failures.push(...p.failures.slice(0, 5).map((f) => `${backend} ${PROPAGATION_SCENARIO}: ${f}`));
   }
+
+  /**
+   * Writes fixtures straight into the tables (see bench/data.ts): on PostgreSQL through a
+   * connection of its own while the server runs; PGlite's data directory is the server's alone,
+   * so the server stops for it and starts again afterwards (with cold caches: the warm-up of
+   * the next scenario fills them).
+   */
+  async function withTables<T>(what: string, fn: (database: Database) => Promise<T>): Promise<T> {
+    const from = performance.now();
+    let value: T;
+    if (backend === 'postgres') {
+      const database = await openDatabase({ url: databaseUrl!, dataDir: dataDir, poolSize: 1 });
+      try {
+        value = await fn(database);
+      } finally {
+        await database.close();
+      }
+    } else {
+      await stopServer(started);
+      const database = await openDatabase({ dataDir });
+      try {
+        value = await fn(database);
+      } finally {
+        await database.close();
+      }
+      started = await startServer(dataDir, { profile: true });
+      pids.push(started.server.pid);
+      await started.server.waitFor('/readyz');
+    }
+    const line = `${what}: ${((performance.now() - from) / 1000).toFixed(1)} s${backend === 'pglite' ? ' (server stopped, written, started again)' : ' (while the server ran)'}`;
+    run.details.push(`Fixtures, ${backend}: ${line}`);
+    progress(`${backend}: ${line}`);
+    return value;
+  }
+
+  const wants = (key: string) => scenarioKeys.has(key);
+  const dataTiming = { durationS: dataDurationS, warmupS: dataWarmupS };
+  const leaseScenarios: DataScenarios = {};
+  run.data = leaseScenarios;
+  const pairScenario = (name: string): Scenario => ({ name, method: 'POST+DELETE', path: '/client/v1/connections', connections: data.leaseConnections });
+  const pairDetail = (result: LoadResult, load: LeasePairs, identities: number) => {
+    result.unit = 'pairs';
+    const last = load.last();
+    result.detail = {
+      identities,
+      accounts: new Set(load.identities.map((i) => i.accountId)).size,
+      open: last?.open,
+      close: last?.close,
+      pairs: last?.pairs,
+      refused: last?.refused,
+      refusedWithWarmup: load.refused,
+    };
+  };
+
+  // 1. lease pairs, every client on one account
+  if (wants('lease-one') || wants('lease-reference')) {
+    const identities = await oneAccountIdentities(url(), person, 10);
+    // one pair each, one after the other: every client can open and close (and the account's
+    // slot rows exist, as they do for any account that has connected before)
+    await new LeasePairs(url(), identities, 1).once();
+    progress(`${backend}: ${identities.length} members of one account, a device each, signed in; a lease opened and closed for each`);
+    if (wants('lease-one')) {
+      const load = new LeasePairs(url(), identities, data.leaseConnections);
+      const result = await measure(pairScenario(SCENARIO.leaseOne), load, dataTiming);
+      pairDetail(result, load, identities.length);
+      leaseScenarios.one = result.scenario;
+    }
+  }
+
+  // 2. lease pairs spread over many accounts (SQL fixtures), and the device fleet
+  let spread: LeaseIdentity[] | null = null;
+  let fleet: { accountId: string; organizationId: string } | null = null;
+  const needSpread = wants('lease-spread') || wants('lease-grown');
+  if (needSpread || wants('device-pages')) {
+    const sizes = [needSpread ? `${data.spreadAccounts.toLocaleString('en-US')} accounts with a signed-in client each` : '', wants('device-pages') ? `${data.devices.toLocaleString('en-US')} devices in one organization` : ''];
+    await withTables(sizes.filter(Boolean).join(' and '), async (database) => {
+      const now = new Date();
+      if (needSpread) spread = await insertClientAccounts(database, data.spreadAccounts, now, 24 * 3600_000);
+      if (wants('device-pages')) fleet = await insertDeviceFleet(database, person.userId, data.devices, now);
+    });
+  }
+  const spreadName = SCENARIO.leaseSpread(data.spreadAccounts);
+  if (spread && wants('lease-spread')) {
+    const load = new LeasePairs(url(), spread, data.leaseConnections);
+    const result = await measure(pairScenario(spreadName), load, dataTiming);
+    pairDetail(result, load, data.spreadAccounts);
+    leaseScenarios.spread = result.scenario;
+  }
+
+  // 3. the database reference, with the server idle
+  if (wants('lease-reference')) {
+    // one table of 1,000 counters: the one-row run uses row 1 only
+    const target: ReferenceTarget =
+      backend === 'postgres' ? await postgresReference(databaseUrl!, REFERENCE_ROWS) : await pgliteReference(path.join(workDir, 'data-reference'), REFERENCE_ROWS);
+    try {
+      for (const rows of [1, REFERENCE_ROWS]) {
+        const name = SCENARIO.reference(backend, rows);
+        const result = await measure(
+          { name, method: 'SQL', path: '', connections: data.leaseConnections },
+          referenceLoad(target, { concurrency: data.leaseConnections, rows }),
+          dataTiming,
+        );
+        result.unit = 'transactions';
+        result.rss = { idle: NaN, peak: NaN, after: NaN, samples: 0, peakFrom: 'samples' }; // the server idles: its memory says nothing here
+        result.detail = { where: target.label, rows, poolSize: backend === 'postgres' ? SERVER_POOL_SIZE : 1 };
+        if (rows === 1) leaseScenarios.reference = name;
+        else leaseScenarios.referenceSpread = name;
+      }
+    } finally {
+      await target.close();
+    }
+  }
+
+  // 4. the device list: page 1 and a far page of one big organization
+  if (fleet && wants('device-pages')) {
+    const target = fleet as { accountId: string; organizationId: string };
+    const cookie = await signInCookie(url(), person); // a new session sees the account added by SQL
+    const walk = await walkDevicePages(url(), cookie, target, { page: data.devicePage, limit: DEVICE_PAGE_LIMIT });
+    const walkLine = `walked the cursor from page 1 to page ${data.devicePage.toLocaleString('en-US')} once in ${(walk.walkMs / 1000).toFixed(1)} s (${walk.meanPageMs.toFixed(2)} ms a page, one at a time; every page full and after the one before)`;
+    run.details.push(`Device list, ${backend}: ${data.devices.toLocaleString('en-US')} devices in one organization, named in an order unrelated to how they were written; ${walkLine}`);
+    progress(`${backend}: ${walkLine}`);
+    const headers = { accept: 'application/json', cookie };
+    const first = await measure({ name: SCENARIO.devicePage(1, data.devices), method: 'GET', path: walk.firstPath, headers, connections: data.listConnections }, undefined, dataTiming);
+    const far = await measure({ name: SCENARIO.devicePage(data.devicePage, data.devices), method: 'GET', path: walk.pagePath, headers, connections: data.listConnections }, undefined, dataTiming);
+    first.detail = far.detail = { devices: data.devices, limit: DEVICE_PAGE_LIMIT, walkMs: walk.walkMs, meanPageMs: walk.meanPageMs };
+    leaseScenarios.pageFirst = first.scenario;
+    leaseScenarios.pageFar = far.scenario;
+  }
+
+  // 5. lease pairs again after the database grew
+  if (spread && wants('lease-grown')) {
+    const identities: LeaseIdentity[] = spread;
+    const grown = await withTables(
+      `grew to ${data.grownAccounts.toLocaleString('en-US')} accounts with ${LEASES_PER_ACCOUNT} expired leases each`,
+      (database) => growLeaseData(database, identities, { totalAccounts: data.grownAccounts, leasesPerAccount: LEASES_PER_ACCOUNT, now: new Date() }),
+    );
+    const load = new LeasePairs(url(), identities, data.leaseConnections);
+    const result = await measure(pairScenario(SCENARIO.leaseGrown(data.spreadAccounts, data.grownAccounts, grown.leases)), load, dataTiming);
+    pairDetail(result, load, data.spreadAccounts);
+    result.detail = { ...result.detail, accountsAdded: grown.accounts, expiredLeases: grown.leases };
+    leaseScenarios.grown = result.scenario;
+  }
+
   await stopServer(started);
   if (profileDir) {
-    const written = fs.readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${server.pid}.`));
-    if (written[0]) run.profile = path.join(profileDir, written[0]);
+    run.profiles = {};
+    for (const pid of pids) {
+      const written = fs.readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${pid}.`));
+      if (written[0]) run.profiles[pid] = path.join(profileDir, written[0]);
+    }
+    run.profile = run.profiles[pids[0]!];
   }
   if (backend === 'postgres') {
     await dropDatabase();
@@ -315,7 +548,7 @@ async function measureRevocation(nodeA: string, nodeB: { dataDir: string; databa
 }
 
 function addRatios(run: BackendRun, argon2: { limitPerSec: number; parallelHashesPerSec: number }): void {
-  const find = (name: string) => run.scenarios.find((s) => s.scenario === name);
+  const find = (name: string | undefined) => (name === undefined ? undefined : run.scenarios.find((s) => s.scenario === name));
   const health = find(SCENARIO.health);
   const me = find(SCENARIO.me);
   const signIn = find(SCENARIO.signIn);
@@ -328,7 +561,77 @@ function addRatios(run: BackendRun, argon2: { limitPerSec: number; parallelHashe
     run.ratios[SCENARIO.signIn] = signIn.reqPerSec / argon2.limitPerSec;
     run.ratios[SIGN_IN_MEASURED] = signIn.reqPerSec / argon2.parallelHashesPerSec;
   }
+
+  // leases and the device list: their Ratio cells say to what
+  const d = run.data ?? {};
+  const one = find(d.one);
+  const spread = find(d.spread);
+  const grown = find(d.grown);
+  const reference = find(d.reference);
+  const referenceSpread = find(d.referenceSpread);
+  const aim = run.backend === 'postgres' ? ` (aim ≥ ${LEASE_REFERENCE_AIM.toFixed(1)})` : '';
+  const texts = run.ratioTexts;
+  if (reference) texts[reference.scenario] = 'reference for the lease pairs';
+  if (reference && referenceSpread) texts[referenceSpread.scenario] = `${(referenceSpread.reqPerSec / reference.reqPerSec).toFixed(2)} of 1 row`;
+  if (one && reference) {
+    run.ratios[RATIO.oneToReference] = one.reqPerSec / reference.reqPerSec;
+    texts[one.scenario] = `${run.ratios[RATIO.oneToReference]!.toFixed(2)} of DB reference, 1 row${aim}`;
+  }
+  if (spread && reference) {
+    run.ratios[RATIO.spreadToReference] = spread.reqPerSec / reference.reqPerSec;
+    texts[spread.scenario] = `${run.ratios[RATIO.spreadToReference]!.toFixed(2)} of DB reference, 1 row`;
+    if (referenceSpread) {
+      run.ratios[RATIO.spreadToReferenceSpread] = spread.reqPerSec / referenceSpread.reqPerSec;
+      texts[spread.scenario] += `; ${run.ratios[RATIO.spreadToReferenceSpread]!.toFixed(2)} of 1,000 rows`;
+    }
+  }
+  const openP50 = (r: LoadResult) => (r.detail?.open as { p50: number } | undefined)?.p50 ?? NaN;
+  if (grown && spread) {
+    run.ratios[RATIO.grownOpenP50] = openP50(grown) / openP50(spread);
+    run.ratios[RATIO.grownRate] = grown.reqPerSec / spread.reqPerSec;
+    texts[grown.scenario] = `open p50 ${run.ratios[RATIO.grownOpenP50]!.toFixed(2)}× of ${d.spread!.replace(/^Lease open\+close, /, '')} (aim ≤ ${LEASE_GROWTH_AIM}); pairs ${run.ratios[RATIO.grownRate]!.toFixed(2)}×`;
+  }
+  const first = find(d.pageFirst);
+  const far = find(d.pageFar);
+  if (first && far) {
+    run.ratios[RATIO.farPageP50] = far.latencyMs.p50 / first.latencyMs.p50;
+    run.ratios[RATIO.farPageRate] = far.reqPerSec / first.reqPerSec;
+    texts[first.scenario] = 'baseline of the far page';
+    texts[far.scenario] = `p50 ${run.ratios[RATIO.farPageP50]!.toFixed(2)}× of page 1 (aim ≤ ${DEVICE_PAGE_AIM}); req/s ${run.ratios[RATIO.farPageRate]!.toFixed(2)}×`;
+  }
+  for (const r of [one, spread, grown]) {
+    if (!r?.detail) continue;
+    const o = r.detail.open as LoadResult['latencyMs'] | undefined;
+    const c = r.detail.close as LoadResult['latencyMs'] | undefined;
+    if (!o || !c) continue;
+    run.details.push(
+      `${r.scenario}, ${run.backend}: ${Number(r.detail.pairs).toLocaleString('en-US')} pairs in ${r.durationS} s; ` +
+        `open (POST) p50 ${fmt(o.p50)} ms, p99 ${fmt(o.p99)} ms; close (DELETE) p50 ${fmt(c.p50)} ms, p99 ${fmt(c.p99)} ms` +
+        `; CPU per pair: ${cpuPer(r, run.backend)}` +
+        (Number(r.detail.refusedWithWarmup) > 0
+          ? `; ${plural(Number(r.detail.refusedWithWarmup), 'open')} (${Number(r.detail.refused)} in the measured run) refused with 409 "limit": "account" while its client held no lease, and sent again`
+          : '; no open refused'),
+    );
+  }
+  for (const r of [reference, referenceSpread]) {
+    if (r?.detail?.where) {
+      run.details.push(`${r.scenario}, ${run.backend}: ${String(r.detail.where)}; ${r.connections} transactions in flight; CPU per transaction: ${cpuPer(r, run.backend)}`);
+    }
+  }
 }
+
+/** Cores used during the run ÷ units per second: ms of CPU per pair or transaction, by process. */
+function cpuPer(r: LoadResult, backend: Backend): string {
+  const per = (cores: number) => `${fmt((cores / r.reqPerSec) * 1000)} ms`;
+  const parts = r.unit === 'transactions' ? [] : [`server ${per(r.cpu.server)}`];
+  if (backend === 'postgres') parts.push(`PostgreSQL ${per(r.cpu.postgres)}`);
+  parts.push(`${r.unit === 'transactions' ? (backend === 'pglite' ? 'harness (PGlite)' : 'harness (pg client)') : 'harness (clients)'} ${per(r.cpu.generator)}`);
+  return parts.join(', ');
+}
+
+const plural = (n: number, noun: string) => `${n.toLocaleString('en-US')} ${noun}${n === 1 ? '' : 's'}`;
+
+const fmt = (value: number) => (!Number.isFinite(value) ? '—' : value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : value.toFixed(0));
 
 /** CPU used by other processes over one second. */
 async function backgroundLoad(): Promise<CpuUse> {
@@ -392,6 +695,27 @@ async function main(): Promise<number> {
     if (clientMe !== undefined && clientMe < CLIENT_ME_AIM) {
       notes.push(`${run.backend}: GET /client/v1/me reaches only ${clientMe.toFixed(2)} of /healthz (aim ≥ ${CLIENT_ME_AIM}).`);
     }
+    const leaseRatio = run.ratios[RATIO.oneToReference];
+    if (run.backend === 'postgres' && leaseRatio !== undefined && leaseRatio < LEASE_REFERENCE_AIM) {
+      notes.push(`${run.backend}: lease pairs on one account reach only ${leaseRatio.toFixed(2)} of the one-row reference transaction (aim ≥ ${LEASE_REFERENCE_AIM}).`);
+    }
+    const growth = run.ratios[RATIO.grownOpenP50];
+    if (growth !== undefined && growth > LEASE_GROWTH_AIM) {
+      notes.push(`${run.backend}: lease-open p50 grows ${growth.toFixed(2)}× with the grown database (aim ≤ ${LEASE_GROWTH_AIM}).`);
+    }
+    for (const s of run.scenarios) {
+      const refused = Number(s.detail?.refusedWithWarmup ?? 0);
+      if (refused > 0) {
+        notes.push(
+          `${run.backend} ${s.scenario}: ${plural(refused, 'open')} refused for the account's allowance although no more clients than the allowance ` +
+            `connected, each holding at most one lease (sent again; see docs/connections.md on SKIP LOCKED refusals).`,
+        );
+      }
+    }
+    const farPage = run.ratios[RATIO.farPageP50];
+    if (farPage !== undefined && farPage > DEVICE_PAGE_AIM) {
+      notes.push(`${run.backend}: the far page of the device list costs ${farPage.toFixed(2)}× page 1 at p50 (aim ≤ ${DEVICE_PAGE_AIM}).`);
+    }
     const p99 = run.propagation?.fromSentMs.p99;
     if (p99 !== undefined && p99 > PROPAGATION_AIM_MS) {
       notes.push(`${run.backend}: revocation propagation p99 ${p99.toFixed(1)} ms is above the aim of ${PROPAGATION_AIM_MS} ms.`);
@@ -399,7 +723,7 @@ async function main(): Promise<number> {
   }
   const bench: BenchRun = {
     mode: quick ? 'quick' : 'full',
-    settings: { durationS, warmupS, connections },
+    settings: { durationS, warmupS, connections, data: { ...data, leasesPerAccount: LEASES_PER_ACCOUNT, durationS: dataDurationS, warmupS: dataWarmupS } },
     machine,
     argon2,
     start,
@@ -413,10 +737,11 @@ async function main(): Promise<number> {
   if (profileDir) {
     // one profile per server, in the order the backends ran; cut each to its scenarios' runs
     for (const run of results) {
-      if (!run.profile) continue;
-      console.log(`\n${run.backend}: ${run.profile}`);
+      for (const [pid, file] of Object.entries(run.profiles ?? {})) console.log(`\n${run.backend}: server pid ${pid}: ${file}`);
       for (const s of run.scenarios) {
-        console.log(`\n${summarizeProfile(run.profile, 20, { label: s.scenario, ...s.window })}`);
+        const file = run.profiles?.[s.pid];
+        if (!file || s.unit === 'transactions') continue; // the reference runs in this process, the server idles
+        console.log(`\n${summarizeProfile(file, 20, { label: s.scenario, ...s.window })}`);
       }
     }
   }
