@@ -515,11 +515,12 @@ const MEMBER_LIMITS = [1, 2, 3, null, 1, 2, null, null];
 let postgresRun: { url: string; accountId: string; memberIds: string[]; deviceIds: string[] } | undefined;
 
 /** Resolves once `waiting`'s session waits for a lock (held by `holding`'s transaction). */
-async function waitUntilBlocked(holding: pg.Client, waiting: pg.Client): Promise<void> {
+/** Waits until `waiting` queues on a lock, as seen by `observer` (a session of the connecting role). */
+async function waitUntilBlocked(observer: pg.Client, waiting: pg.Client): Promise<void> {
   const pid = (waiting as unknown as { processID: number }).processID;
   const deadline = Date.now() + 5000;
   for (;;) {
-    const rows = (await holding.query<{ wait: string | null }>('select wait_event_type as wait from pg_stat_activity where pid = $1', [pid])).rows;
+    const rows = (await observer.query<{ wait: string | null }>('select wait_event_type as wait from pg_stat_activity where pid = $1', [pid])).rows;
     if (rows[0]?.wait === 'Lock') return;
     assert.ok(Date.now() < deadline, 'the second session never waited for the row');
     await sleep(5);
@@ -561,8 +562,12 @@ describe('connection leases: limits hold under concurrent clients and server nod
     // two database sessions, as two server nodes would use; times a day ahead, past every lease of the run
     const first = new pg.Client({ connectionString: url });
     const second = new pg.Client({ connectionString: url });
+    // the lease functions switch to the restricted role for their transaction, which then may not
+    // see other sessions' waits: a third session watches
+    const observer = new pg.Client({ connectionString: url });
     await first.connect();
     await second.connect();
+    await observer.connect();
     try {
       const base = Date.now() + 86_400_000;
       const at = (ms: number) => new Date(base + ms);
@@ -586,7 +591,7 @@ describe('connection leases: limits hold under concurrent clients and server nod
         () => 'renewed',
         (error: unknown) => code(error),
       );
-      await waitUntilBlocked(first, second);
+      await waitUntilBlocked(observer, second);
       await first.query('commit');
       assert.equal(await renewal, 'TSL06', "a renewal that lost the lease's row answers 'no such live lease' (404)");
       assert.deepEqual(await live(TTL_MS + 2), [b], 'one live lease, the one holding the row');
@@ -616,6 +621,7 @@ describe('connection leases: limits hold under concurrent clients and server nod
     } finally {
       await first.end();
       await second.end();
+      await observer.end();
     }
   });
 

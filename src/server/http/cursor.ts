@@ -26,19 +26,19 @@ export function containsPattern(q: string): string {
 }
 
 /**
- * Lists sorted by name (case-insensitive) then id: the condition for rows after `cursor`, with
- * the table alias of the listed rows when the query joins others.
+ * Lists sorted by name (case-insensitive) then id, seeking on the generated `name_key` column:
+ * the condition for rows after `cursor`, with the table alias when the query joins others.
  */
 export function afterNameCursor(cursor: string | undefined, alias?: string): RawBuilder<boolean> | null {
   const after = decodeCursor(cursor, 2);
   if (!after) return null;
   const prefix = alias ? sql.raw(`${alias}.`) : sql.raw('');
-  return sql<boolean>`(lower(${prefix}name), ${prefix}id) > (${after[0]}, ${after[1]}::uuid)`;
+  return sql<boolean>`(${prefix}name_key, ${prefix}id) > (${after[0]}, ${after[1]}::uuid)`;
 }
 
-/** Cuts a page from `limit + 1` rows fetched in name order; the extra row says there is more. */
-export function namePage<R extends { name: string; id: string }>(rows: R[], limit: number): { rows: R[]; nextCursor: string | null } {
+/** Cuts a page from `limit + 1` rows fetched in name_key order; the extra row says there is more. */
+export function namePage<R extends { name_key: string; id: string }>(rows: R[], limit: number): { rows: R[]; nextCursor: string | null } {
   const page = rows.slice(0, limit);
   const last = page.at(-1);
-  return { rows: page, nextCursor: rows.length > limit && last ? encodeCursor([last.name.toLowerCase(), last.id]) : null };
+  return { rows: page, nextCursor: rows.length > limit && last ? encodeCursor([last.name_key, last.id]) : null };
 }

@@ -59,8 +59,9 @@ CREATE POLICY tenant_isolation ON member_slots USING (account_id = tessera_curre
 ALTER TABLE connection_leases ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON connection_leases USING (account_id = tessera_current_account());
 
--- Claims the lowest free (or expired) slot of 1..p_limit for a lease; creates the slot rows on
--- first need. Returns the slot number, or null when all are taken.
+-- Claims the lowest free (or expired) slot of 1..p_limit for a lease; when none is free, makes
+-- sure rows 1..p_limit exist (created on first need) and tries once more. Returns the slot
+-- number, or null when all are taken.
 CREATE FUNCTION tessera_claim_account_slot(p_account uuid, p_lease uuid, p_now timestamptz, p_expires timestamptz, p_limit integer)
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
@@ -75,7 +76,8 @@ BEGIN
     RETURNING s.slot INTO v_slot;
     IF v_slot IS NOT NULL OR attempt = 2 THEN RETURN v_slot; END IF;
     INSERT INTO account_slots (account_id, slot) SELECT p_account, g FROM generate_series(1, p_limit) g ON CONFLICT DO NOTHING;
-    IF NOT FOUND THEN RETURN NULL; END IF;
+    -- claim again even if another open created the rows first: this statement's fresh
+    -- snapshot sees them (refusing here turned a race of first opens into false refusals)
   END LOOP;
   RETURN NULL;
 END $$;
@@ -95,7 +97,8 @@ BEGIN
     RETURNING s.slot INTO v_slot;
     IF v_slot IS NOT NULL OR attempt = 2 THEN RETURN v_slot; END IF;
     INSERT INTO member_slots (account_id, member_id, slot) SELECT p_account, p_member, g FROM generate_series(1, p_limit) g ON CONFLICT DO NOTHING;
-    IF NOT FOUND THEN RETURN NULL; END IF;
+    -- claim again even if another open created the rows first: this statement's fresh
+    -- snapshot sees them (refusing here turned a race of first opens into false refusals)
   END LOOP;
   RETURN NULL;
 END $$;
@@ -112,6 +115,8 @@ DECLARE
   v_account_slot integer;
   v_member_slot integer;
 BEGIN
+  -- one statement, one round trip: the function scopes itself to the account, as inTenant does
+  PERFORM set_config('role', 'tessera_app', true), set_config('tessera.account_id', p_account::text, true);
   SELECT connection_limit INTO v_limit FROM team_members WHERE account_id = p_account AND id = p_member;
   IF NOT FOUND THEN RAISE EXCEPTION 'no such member' USING ERRCODE = 'TSL05'; END IF;
   IF NOT EXISTS (SELECT 1 FROM devices WHERE account_id = p_account AND id = p_device) THEN
@@ -135,13 +140,16 @@ END $$;
 -- or expired long enough for another lease to take one of its rows: a renewal stamped before
 -- that would otherwise keep a lease alive beside the one now holding its slot).
 CREATE FUNCTION tessera_renew_lease(p_account uuid, p_member uuid, p_lease uuid, p_now timestamptz, p_expires timestamptz)
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS uuid LANGUAGE plpgsql AS $$
 DECLARE
   v_member_slot integer;
+  v_device uuid;
 BEGIN
+  -- one statement, one round trip: the function scopes itself to the account, as inTenant does
+  PERFORM set_config('role', 'tessera_app', true), set_config('tessera.account_id', p_account::text, true);
   UPDATE connection_leases SET expires_at = p_expires, renewed_at = p_now
    WHERE account_id = p_account AND id = p_lease AND member_id = p_member AND closed_at IS NULL AND expires_at > p_now
-  RETURNING member_slot INTO v_member_slot;
+  RETURNING member_slot, device_id INTO v_member_slot, v_device;
   IF NOT FOUND THEN RAISE EXCEPTION 'no such live lease' USING ERRCODE = 'TSL06'; END IF;
   -- the rows it claimed, unless another lease has taken them since it expired
   UPDATE account_slots SET expires_at = p_expires WHERE account_id = p_account AND lease_id = p_lease;
@@ -152,6 +160,7 @@ BEGIN
   END IF;
   UPDATE devices SET lease_expires_at = p_expires WHERE account_id = p_account AND lease_id = p_lease;
   IF NOT FOUND THEN RAISE EXCEPTION 'no such live lease' USING ERRCODE = 'TSL06'; END IF;
+  RETURN v_device;
 END $$;
 
 -- Closes leases and frees what they hold; returns how many it closed. A freed row keeps the close
@@ -170,4 +179,16 @@ BEGIN
   UPDATE member_slots SET lease_id = NULL, expires_at = least(expires_at, p_now) WHERE account_id = p_account AND lease_id = ANY (p_leases);
   UPDATE devices SET lease_id = NULL, lease_expires_at = least(lease_expires_at, p_now) WHERE account_id = p_account AND lease_id = ANY (p_leases);
   RETURN v_closed;
+END $$;
+
+-- A desktop client closes its own lease, in one statement. TSL06: not this member's open lease.
+CREATE FUNCTION tessera_close_own_lease(p_account uuid, p_member uuid, p_lease uuid, p_now timestamptz)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  -- one statement, one round trip: the function scopes itself to the account, as inTenant does
+  PERFORM set_config('role', 'tessera_app', true), set_config('tessera.account_id', p_account::text, true);
+  IF NOT EXISTS (SELECT 1 FROM connection_leases WHERE account_id = p_account AND id = p_lease AND member_id = p_member) THEN
+    RAISE EXCEPTION 'no such lease' USING ERRCODE = 'TSL06';
+  END IF;
+  PERFORM tessera_close_leases(p_account, ARRAY[p_lease], p_now, 'closed_by_client');
 END $$;

@@ -36,24 +36,21 @@ export async function openLease(database: Database, principal: ClientPrincipal, 
   const leaseId = uuidv7();
   const expiresAt = new Date(now.getTime() + ttlMs);
   const allowance = planOf(principal.planId).connectionAllowance;
-  await database
-    .inTenant(principal.accountId, (tx) =>
-      sql`select tessera_open_lease(${principal.accountId}::uuid, ${principal.memberId}::uuid, ${deviceId}::uuid, ${principal.sessionId}::uuid,
-                                    ${leaseId}::uuid, ${now}::timestamptz, ${expiresAt}::timestamptz, ${allowance}::integer)`.execute(tx),
-    )
+  // one statement in its own transaction; the function scopes itself to the account
+  await sql`select tessera_open_lease(${principal.accountId}::uuid, ${principal.memberId}::uuid, ${deviceId}::uuid, ${principal.sessionId}::uuid,
+                                      ${leaseId}::uuid, ${now}::timestamptz, ${expiresAt}::timestamptz, ${allowance}::integer)`
+    .execute(database.db)
     .catch(refusal);
   return { leaseId, deviceId, expiresAt: expiresAt.toISOString(), ttlSeconds: Math.round(ttlMs / 1000) };
 }
 
 export async function renewLease(database: Database, principal: ClientPrincipal, leaseId: string, now: Date, ttlMs: number): Promise<Lease> {
   const expiresAt = new Date(now.getTime() + ttlMs);
-  const deviceId = await database
-    .inTenant(principal.accountId, async (tx) => {
-      await sql`select tessera_renew_lease(${principal.accountId}::uuid, ${principal.memberId}::uuid, ${leaseId}::uuid, ${now}::timestamptz, ${expiresAt}::timestamptz)`.execute(tx);
-      const row = await tx.selectFrom('connection_leases').select('device_id').where('account_id', '=', principal.accountId).where('id', '=', leaseId).executeTakeFirstOrThrow();
-      return row.device_id;
-    })
+  const renewed = await sql<{ device_id: string }>`select tessera_renew_lease(${principal.accountId}::uuid, ${principal.memberId}::uuid, ${leaseId}::uuid,
+                                                                           ${now}::timestamptz, ${expiresAt}::timestamptz) as device_id`
+    .execute(database.db)
     .catch(refusal);
+  const deviceId = renewed.rows[0]!.device_id;
   return { leaseId, deviceId, expiresAt: expiresAt.toISOString(), ttlSeconds: Math.round(ttlMs / 1000) };
 }
 
@@ -87,17 +84,9 @@ export async function closeLeasesOf(
 }
 
 export async function closeOwnLease(database: Database, principal: ClientPrincipal, leaseId: string, now: Date): Promise<void> {
-  await database.inTenant(principal.accountId, async (tx) => {
-    const lease = await tx
-      .selectFrom('connection_leases')
-      .select('id')
-      .where('account_id', '=', principal.accountId)
-      .where('id', '=', leaseId)
-      .where('member_id', '=', principal.memberId)
-      .executeTakeFirst();
-    if (!lease) throw notFound('The connection');
-    await closeLeases(tx, principal.accountId, [leaseId], now, 'closed_by_client');
-  });
+  await sql`select tessera_close_own_lease(${principal.accountId}::uuid, ${principal.memberId}::uuid, ${leaseId}::uuid, ${now}::timestamptz)`
+    .execute(database.db)
+    .catch(refusal);
 }
 
 /** Connections in use now: the member's, and the whole account's. */
@@ -134,14 +123,14 @@ export async function clientDevices(database: Database, principal: ClientPrincip
   return database.inTenant(principal.accountId, async (tx) => {
     let select = tx
       .selectFrom('devices')
-      .select(['id', 'organization_id', 'name', 'kind', 'identifier', 'lease_id', 'lease_expires_at'])
+      .select(['id', 'organization_id', 'name', 'name_key', 'kind', 'identifier', 'lease_id', 'lease_expires_at'])
       .where('account_id', '=', principal.accountId);
     if (query.q) {
       const pattern = containsPattern(query.q);
       select = select.where(sql<boolean>`(name ilike ${pattern} or identifier ilike ${pattern})`);
     }
     if (after) select = select.where(after);
-    const page = namePage(await select.orderBy(sql`lower(name)`).orderBy('id').limit(query.limit + 1).execute(), query.limit);
+    const page = namePage(await select.orderBy('name_key').orderBy('id').limit(query.limit + 1).execute(), query.limit);
     return {
       items: page.rows.map((d) => ({
         id: d.id,

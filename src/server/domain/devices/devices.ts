@@ -56,7 +56,7 @@ export async function listDevices(database: Database, accountId: string, organiz
       select = select.where(sql<boolean>`(name ilike ${pattern} or identifier ilike ${pattern})`);
     }
     if (after) select = select.where(after);
-    const page = namePage(await select.orderBy(sql`lower(name)`).orderBy('id').limit(query.limit + 1).execute(), query.limit);
+    const page = namePage(await select.orderBy('name_key').orderBy('id').limit(query.limit + 1).execute(), query.limit);
     return { items: page.rows.map(toDevice), nextCursor: page.nextCursor };
   });
 }
@@ -65,20 +65,21 @@ export async function createDevice(database: Database, context: ChangeContext, a
   return database
     .inTenant(accountId, async (tx) => {
       await assertOrganization(tx, accountId, organizationId);
-      const row: DeviceRow = {
-        account_id: accountId,
-        id: uuidv7(),
-        organization_id: organizationId,
-        name: body.name,
-        kind: body.kind,
-        identifier: body.identifier,
-        notes: body.notes ?? '',
-        lease_id: null,
-        lease_expires_at: null,
-        created_at: context.now,
-        updated_at: context.now,
-      };
-      await tx.insertInto('devices').values(row).execute();
+      const row = await tx
+        .insertInto('devices')
+        .values({
+          account_id: accountId,
+          id: uuidv7(),
+          organization_id: organizationId,
+          name: body.name,
+          kind: body.kind,
+          identifier: body.identifier,
+          notes: body.notes ?? '',
+          created_at: context.now,
+          updated_at: context.now,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
       const device = toDevice(row);
       await recordAccountChange(tx, context, { accountId, action: 'device.created', target: { type: 'device', id: row.id }, after: device });
       return device;

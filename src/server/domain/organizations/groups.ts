@@ -61,7 +61,7 @@ async function assertOrganizationsExist(tx: Tx, accountId: string, ids: string[]
 
 export async function listGroups(database: Database, accountId: string): Promise<OrganizationGroup[]> {
   return database.inTenant(accountId, async (tx) => {
-    const rows = await groupsQuery(tx, accountId).orderBy(sql`lower(g.name)`).orderBy('g.id').execute();
+    const rows = await groupsQuery(tx, accountId).orderBy('g.name_key').orderBy('g.id').execute();
     return (rows as GroupRow[]).map(toGroup);
   });
 }

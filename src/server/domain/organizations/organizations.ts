@@ -71,7 +71,7 @@ export async function listOrganizations(database: Database, accountId: string, q
     let select = organizationsQuery(tx, accountId);
     if (query.q) select = select.where(sql<boolean>`o.name ilike ${containsPattern(query.q)}`);
     if (after) select = select.where(after);
-    const rows = (await select.orderBy(sql`lower(o.name)`).orderBy('o.id').limit(query.limit + 1).execute()) as OrganizationRow[];
+    const rows = (await select.orderBy('o.name_key').orderBy('o.id').limit(query.limit + 1).execute()) as OrganizationRow[];
     const page = namePage(rows, query.limit);
     return { items: page.rows.map(toOrganization), nextCursor: page.nextCursor };
   });
