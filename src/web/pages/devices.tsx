@@ -27,7 +27,7 @@ import { FormAlert, FormStack, useFormErrors } from '../forms.tsx';
 import { BuildingIcon, DeviceIcon, PencilIcon, PlusIcon, TrashIcon } from '../icons.tsx';
 import { EmptyPanel, LoadMore, problemText, SearchBox, useAllOrganizations, useRefreshOrganizationData, useSelectedOrganization } from './organization-parts.tsx';
 import { AccountNotFound } from './organizations.tsx';
-import { ConfirmDialog, DialogFrame, DialogHeader, formatDate, useDialog } from './team-parts.tsx';
+import { ConfirmMutationDialog, DialogFrame, DialogHeader, formatDate, useDialog } from './team-parts.tsx';
 
 const PAGE_SIZE = 50;
 
@@ -163,29 +163,16 @@ function DeviceFormContent({
 }
 
 function RemoveDeviceDialog({ accountId, device, opened, onClose }: { accountId: string; device: Device | null; opened: boolean; onClose: () => void }) {
-  const errors = useFormErrors([] as const);
   const refresh = useRefreshOrganizationData(accountId);
-  const remove = useMutation({
-    mutationFn: (deviceId: string) => api.deleteDevice(accountId, deviceId),
-    onMutate: () => errors.reset(),
-    onError: errors.capture,
-    onSuccess: async () => {
-      onClose();
-      await refresh();
-    },
-  });
-  useEffect(() => {
-    if (opened) errors.reset();
-  }, [opened]);
   return (
-    <ConfirmDialog
+    <ConfirmMutationDialog
       opened={opened}
       onClose={onClose}
+      target={device}
+      run={(target) => api.deleteDevice(accountId, target.id)}
+      onDone={refresh}
       title={`Remove ${device?.name ?? 'device'}?`}
       confirmLabel="Remove device"
-      pending={remove.isPending}
-      problem={errors.problem}
-      onConfirm={() => device && remove.mutate(device.id)}
     >
       <Text size="sm">
         <b>{device?.name}</b> (<span className="mono">{device?.identifier}</span>) is removed from this organization.
@@ -193,7 +180,7 @@ function RemoveDeviceDialog({ accountId, device, opened, onClose }: { accountId:
       <Text size="sm" c="dimmed" mt="xs">
         This cannot be undone.
       </Text>
-    </ConfirmDialog>
+    </ConfirmMutationDialog>
   );
 }
 

@@ -40,7 +40,7 @@ import {
   useRefreshOrganizationData,
   useSelectedOrganization,
 } from './organization-parts.tsx';
-import { ConfirmDialog, DialogFrame, DialogHeader, formatDate, useDialog } from './team-parts.tsx';
+import { ConfirmMutationDialog, DialogFrame, DialogHeader, formatDate, useDialog } from './team-parts.tsx';
 
 const PAGE_SIZE = 25;
 
@@ -87,6 +87,17 @@ function NameAndDescription<F extends string>({
   );
 }
 
+/** The name and description that differ from the stored ones: what an edit sends. */
+function changedNameAndDescription(
+  stored: { name: string; description: string },
+  values: { name: string; description: string },
+): { name?: string; description?: string } {
+  const patch: { name?: string; description?: string } = {};
+  if (values.name !== stored.name) patch.name = values.name;
+  if (values.description !== stored.description) patch.description = values.description;
+  return patch;
+}
+
 function OrganizationFormContent({ accountId, organization, onClose }: { accountId: string; organization: Organization | null; onClose: () => void }) {
   const [values, setValues] = useState({ name: organization?.name ?? '', description: organization?.description ?? '' });
   const errors = useFormErrors(ORGANIZATION_FIELDS);
@@ -94,10 +105,7 @@ function OrganizationFormContent({ accountId, organization, onClose }: { account
   const save = useMutation({
     mutationFn: () => {
       if (!organization) return api.createOrganization(accountId, values);
-      const patch: { name?: string; description?: string } = {};
-      if (values.name !== organization.name) patch.name = values.name;
-      if (values.description !== organization.description) patch.description = values.description;
-      return api.updateOrganization(accountId, organization.id, patch);
+      return api.updateOrganization(accountId, organization.id, changedNameAndDescription(organization, values));
     },
     onMutate: () => errors.reset(),
     onError: errors.capture,
@@ -500,10 +508,7 @@ function GroupFormContent({
   const save = useMutation({
     mutationFn: () => {
       if (!group) return api.createGroup(accountId, { ...values, organizationIds });
-      const patch: { name?: string; description?: string } = {};
-      if (values.name !== group.name) patch.name = values.name;
-      if (values.description !== group.description) patch.description = values.description;
-      return api.updateGroup(accountId, group.id, patch);
+      return api.updateGroup(accountId, group.id, changedNameAndDescription(group, values));
     },
     onMutate: () => errors.reset(),
     onError: errors.capture,
@@ -678,34 +683,21 @@ function GroupCard({
 }
 
 function DeleteGroupDialog({ accountId, group, opened, onClose }: { accountId: string; group: OrganizationGroup | null; opened: boolean; onClose: () => void }) {
-  const errors = useFormErrors([] as const);
   const refresh = useRefreshOrganizationData(accountId);
-  const remove = useMutation({
-    mutationFn: (groupId: string) => api.deleteGroup(accountId, groupId),
-    onMutate: () => errors.reset(),
-    onError: errors.capture,
-    onSuccess: async () => {
-      onClose();
-      await refresh();
-    },
-  });
-  useEffect(() => {
-    if (opened) errors.reset();
-  }, [opened]);
   return (
-    <ConfirmDialog
+    <ConfirmMutationDialog
       opened={opened}
       onClose={onClose}
+      target={group}
+      run={(target) => api.deleteGroup(accountId, target.id)}
+      onDone={refresh}
       title={`Delete ${group?.name ?? 'group'}?`}
       confirmLabel="Delete group"
-      pending={remove.isPending}
-      problem={errors.problem}
-      onConfirm={() => group && remove.mutate(group.id)}
     >
       <Text size="sm">
         The group <b>{group?.name}</b> is deleted. Its organizations, and their devices, stay as they are.
       </Text>
-    </ConfirmDialog>
+    </ConfirmMutationDialog>
   );
 }
 

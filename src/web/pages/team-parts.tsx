@@ -1,6 +1,7 @@
 import { Button, Group, Modal, Stack, Text, ThemeIcon, type ButtonProps } from '@mantine/core';
 import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
-import { FormAlert, type FormProblem } from '../forms.tsx';
+import { useMutation } from '@tanstack/react-query';
+import { FormAlert, useFormErrors, type FormProblem } from '../forms.tsx';
 import { CheckIcon, CopyIcon, KeyIcon } from '../icons.tsx';
 
 /** Pieces the team pages share: dialogs, copying login tokens, dates. */
@@ -103,6 +104,57 @@ export function ConfirmDialog({
         </Stack>
       </Modal.Body>
     </DialogFrame>
+  );
+}
+
+/**
+ * A <ConfirmDialog> that runs one call on its target: the form's errors are cleared when it opens
+ * and when the call starts, a failure shows in its alert, a success closes it and then `onDone`.
+ */
+export function ConfirmMutationDialog<T>({
+  opened,
+  onClose,
+  target,
+  run,
+  onDone,
+  title,
+  confirmLabel,
+  children,
+}: {
+  opened: boolean;
+  onClose: () => void;
+  target: T | null;
+  run: (target: T) => Promise<unknown>;
+  onDone: () => unknown;
+  title: string;
+  confirmLabel: string;
+  children: ReactNode;
+}) {
+  const errors = useFormErrors([] as const);
+  const mutation = useMutation({
+    mutationFn: run,
+    onMutate: () => errors.reset(),
+    onError: errors.capture,
+    onSuccess: async () => {
+      onClose();
+      await onDone();
+    },
+  });
+  useEffect(() => {
+    if (opened) errors.reset();
+  }, [opened]);
+  return (
+    <ConfirmDialog
+      opened={opened}
+      onClose={onClose}
+      title={title}
+      confirmLabel={confirmLabel}
+      pending={mutation.isPending}
+      problem={errors.problem}
+      onConfirm={() => target && mutation.mutate(target)}
+    >
+      {children}
+    </ConfirmDialog>
   );
 }
 

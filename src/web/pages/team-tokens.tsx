@@ -24,7 +24,7 @@ import type { IssuedLoginToken, LoginToken, TeamMember } from '../../client/sdk.
 import { api, teamKey, tokensKey } from '../api.ts';
 import { FormAlert, FormStack, useFormErrors } from '../forms.tsx';
 import { PlusIcon } from '../icons.tsx';
-import { ConfirmDialog, CopyButton, formatDateTime, IssuedToken, TokenSecret, useCopied, useDialog, writeClipboard } from './team-parts.tsx';
+import { ConfirmMutationDialog, CopyButton, formatDateTime, IssuedToken, TokenSecret, useCopied, useDialog, writeClipboard } from './team-parts.tsx';
 
 const DAY = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
 const TIME = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
@@ -98,16 +98,6 @@ function TokenTable({ accountId, member, canEdit }: { accountId: string; member:
     },
   });
   const revokeDialog = useDialog<LoginToken>();
-  const revokeErrors = useFormErrors([] as const);
-  const revoke = useMutation({
-    mutationFn: (token: LoginToken) => api.revokeLoginToken(accountId, member.id, token.id),
-    onMutate: () => revokeErrors.reset(),
-    onError: revokeErrors.capture,
-    onSuccess: async () => {
-      revokeDialog.close();
-      await queryClient.invalidateQueries({ queryKey: teamKey(accountId) });
-    },
-  });
 
   if (tokens.isPending) {
     return (
@@ -195,10 +185,7 @@ function TokenTable({ accountId, member, canEdit }: { accountId: string; member:
                               aria-label={`Copy ${token.label}`}
                               onClick={() => reveal.mutate(token)}
                             />
-                            <Button size="compact-xs" variant="subtle" color="red" aria-label={`Revoke ${token.label}`} onClick={() => {
-                              revokeErrors.reset();
-                              revokeDialog.open(token);
-                            }}>
+                            <Button size="compact-xs" variant="subtle" color="red" aria-label={`Revoke ${token.label}`} onClick={() => revokeDialog.open(token)}>
                               Revoke
                             </Button>
                           </Group>
@@ -212,14 +199,14 @@ function TokenTable({ accountId, member, canEdit }: { accountId: string; member:
           </Table.ScrollContainer>
         </Paper>
       )}
-      <ConfirmDialog
+      <ConfirmMutationDialog
         opened={revokeDialog.opened}
         onClose={revokeDialog.close}
+        target={revokeDialog.target}
+        run={(token) => api.revokeLoginToken(accountId, member.id, token.id)}
+        onDone={() => queryClient.invalidateQueries({ queryKey: teamKey(accountId) })}
         title={`Revoke “${revokeDialog.target?.label ?? 'token'}”?`}
         confirmLabel="Revoke token"
-        pending={revoke.isPending}
-        problem={revokeErrors.problem}
-        onConfirm={() => revokeDialog.target && revoke.mutate(revokeDialog.target)}
       >
         <Text size="sm">
           The token stops working at once: {member.name} can no longer sign in with it, and desktop sessions that signed in with it end.
@@ -227,7 +214,7 @@ function TokenTable({ accountId, member, canEdit }: { accountId: string; member:
         <Text size="sm" c="dimmed" mt="xs">
           {member.name}'s other tokens keep working.
         </Text>
-      </ConfirmDialog>
+      </ConfirmMutationDialog>
     </>
   );
 }
@@ -333,18 +320,6 @@ function CredentialsSection({ accountId, member, canEdit }: { accountId: string;
     },
   });
   const removeDialog = useDialog<true>();
-  const removeErrors = useFormErrors([] as const);
-  const remove = useMutation({
-    mutationFn: () => api.removeMemberCredentials(accountId, member.id),
-    onMutate: () => removeErrors.reset(),
-    onError: removeErrors.capture,
-    onSuccess: async () => {
-      removeDialog.close();
-      save.reset();
-      setValues({ email: '', password: '' });
-      await queryClient.invalidateQueries({ queryKey: teamKey(accountId) });
-    },
-  });
   const set = (key: keyof typeof values, value: string) => {
     setValues((v) => ({ ...v, [key]: value }));
     errors.clearField(key);
@@ -368,10 +343,7 @@ function CredentialsSection({ accountId, member, canEdit }: { accountId: string;
             </Text>
           )}
           {canEdit && current ? (
-            <Button size="compact-sm" variant="subtle" color="red" onClick={() => {
-              removeErrors.reset();
-              removeDialog.open(true);
-            }}>
+            <Button size="compact-sm" variant="subtle" color="red" onClick={() => removeDialog.open(true)}>
               Remove
             </Button>
           ) : null}
@@ -416,19 +388,23 @@ function CredentialsSection({ accountId, member, canEdit }: { accountId: string;
           </FormStack>
         </Paper>
       ) : null}
-      <ConfirmDialog
+      <ConfirmMutationDialog
         opened={removeDialog.opened}
         onClose={removeDialog.close}
+        target={removeDialog.target}
+        run={() => api.removeMemberCredentials(accountId, member.id)}
+        onDone={async () => {
+          save.reset();
+          setValues({ email: '', password: '' });
+          await queryClient.invalidateQueries({ queryKey: teamKey(accountId) });
+        }}
         title="Remove the email sign-in?"
         confirmLabel="Remove credentials"
-        pending={remove.isPending}
-        problem={removeErrors.problem}
-        onConfirm={() => remove.mutate()}
       >
         <Text size="sm">
           {member.name} can no longer sign in to the desktop app with {current ?? 'this email'} and its password. Login tokens keep working.
         </Text>
-      </ConfirmDialog>
+      </ConfirmMutationDialog>
     </Stack>
   );
 }

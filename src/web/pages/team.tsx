@@ -27,7 +27,7 @@ import type { Plan } from '../../shared/team.ts';
 import { api, ROLE_LABELS, teamKey } from '../api.ts';
 import { FormAlert, FormStack, useFormErrors, type FormErrors } from '../forms.tsx';
 import { PencilIcon, PlusIcon, TrashIcon, UsersIcon } from '../icons.tsx';
-import { ConfirmDialog, DialogFrame, DialogHeader, formatDate, initials, IssuedToken, useDialog } from './team-parts.tsx';
+import { ConfirmMutationDialog, DialogFrame, DialogHeader, formatDate, initials, IssuedToken, useDialog } from './team-parts.tsx';
 import { ManageMemberDrawer } from './team-tokens.tsx';
 import { canSeeConnections, useOpenConnections } from './connection-parts.tsx';
 
@@ -220,29 +220,16 @@ function EditMemberContent({ accountId, plan, member, onClose }: { accountId: st
 }
 
 function RemoveMemberDialog({ accountId, member, opened, onClose }: { accountId: string; member: TeamMember | null; opened: boolean; onClose: () => void }) {
-  const errors = useFormErrors([] as const);
   const queryClient = useQueryClient();
-  const remove = useMutation({
-    mutationFn: (memberId: string) => api.removeTeamMember(accountId, memberId),
-    onMutate: () => errors.reset(),
-    onError: errors.capture,
-    onSuccess: async () => {
-      onClose();
-      await queryClient.invalidateQueries({ queryKey: teamKey(accountId) });
-    },
-  });
-  useEffect(() => {
-    if (opened) errors.reset();
-  }, [opened]);
   return (
-    <ConfirmDialog
+    <ConfirmMutationDialog
       opened={opened}
       onClose={onClose}
+      target={member}
+      run={(target) => api.removeTeamMember(accountId, target.id)}
+      onDone={() => queryClient.invalidateQueries({ queryKey: teamKey(accountId) })}
       title={`Remove ${member?.name ?? 'team member'}?`}
       confirmLabel="Remove member"
-      pending={remove.isPending}
-      problem={errors.problem}
-      onConfirm={() => member && remove.mutate(member.id)}
     >
       <Text size="sm">
         The team account of <b>{member?.name}</b> is removed. Its login tokens stop working, and desktop app sessions signed in as {member?.name}{' '}
@@ -251,7 +238,7 @@ function RemoveMemberDialog({ accountId, member, opened, onClose }: { accountId:
       <Text size="sm" c="dimmed" mt="xs">
         This cannot be undone.
       </Text>
-    </ConfirmDialog>
+    </ConfirmMutationDialog>
   );
 }
 
