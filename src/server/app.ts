@@ -165,6 +165,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       info: {
         title: 'Tessera management API',
         version: '1',
+        license: { name: 'Proprietary' },
         description:
           'Accounts, teams and access. The portal authenticates with a session cookie plus an ' +
           'X-CSRF-Token header on unsafe methods. Errors are RFC 9457 problem documents.',

@@ -8,7 +8,7 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
   let migrated = false;
 
   app.get('/healthz', {
-    schema: { tags: ['Operations'], operationId: 'health', summary: 'The process is up', response: { 200: Health } },
+    schema: { tags: ['Operations'], operationId: 'health', summary: 'The process is up', response: { 200: Health }, security: [] },
   }, async () => ({ status: 'ok' as const }));
 
   app.get('/readyz', {
@@ -17,6 +17,7 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
       operationId: 'readiness',
       summary: 'The database answers and every migration of this build is applied',
       response: { 200: Readiness, 503: Readiness },
+      security: [],
     },
   }, async (_request, reply) => {
     let reachable = true;
