@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import { loadServerSecret } from './auth/server-secret.ts';
-import { ConfigError, configFromEnv, type Config } from './config.ts';
+import { configFromEnv, type Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
-import { DataDirLockedError } from './db/data-dir-lock.ts';
-import { migrate, MigrationError } from './db/migrate.ts';
+import { migrate } from './db/migrate.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
