@@ -1,5 +1,6 @@
 import { Alert, Select, Stack, Text, type SelectProps } from '@mantine/core';
 import { useCallback, useMemo, useState, type ReactNode } from 'react';
+import { useMutation } from '@tanstack/react-query';
 import { TesseraError } from '../client/sdk.ts';
 import { countryOptions } from './countries.ts';
 
@@ -83,6 +84,24 @@ export function useFormErrors<F extends string>(fields: readonly F[]): FormError
       setProblem(null);
     },
   };
+}
+
+/**
+ * The call behind a form: its errors are cleared when the call starts, a failure lands on the
+ * form (next to the inputs or in its alert), a success runs `onSuccess`.
+ */
+export function useFormMutation<F extends string, TData, TVariables = void>(
+  fields: readonly F[],
+  options: { mutationFn: (variables: TVariables) => Promise<TData>; onSuccess: (data: TData) => unknown },
+) {
+  const errors = useFormErrors(fields);
+  const mutation = useMutation<TData, Error, TVariables>({
+    mutationFn: options.mutationFn,
+    onMutate: () => errors.reset(),
+    onError: errors.capture,
+    onSuccess: (data) => options.onSuccess(data),
+  });
+  return { errors, mutation };
 }
 
 /** "Email or password is incorrect." says nothing more than its title without the full stop. */

@@ -18,12 +18,12 @@ import {
   Tooltip,
   VisuallyHidden,
 } from '@mantine/core';
-import { keepPreviousData, useInfiniteQuery, useMutation } from '@tanstack/react-query';
+import { keepPreviousData, useInfiniteQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { Link } from 'wouter';
 import type { Device, Me, Organization } from '../../client/sdk.ts';
 import { api, devicesKey } from '../api.ts';
-import { FormAlert, FormStack, useFormErrors } from '../forms.tsx';
+import { FormAlert, FormStack, useFormMutation } from '../forms.tsx';
 import { BuildingIcon, DeviceIcon, PencilIcon, PlusIcon, TrashIcon } from '../icons.tsx';
 import { EmptyPanel, LoadMore, problemText, SearchBox, useAllOrganizations, useRefreshOrganizationData, useSelectedOrganization } from './organization-parts.tsx';
 import { AccountNotFound } from './organizations.tsx';
@@ -68,16 +68,13 @@ function DeviceFormContent({
     notes: device?.notes ?? '',
     organizationId: device?.organizationId ?? organization.id,
   });
-  const errors = useFormErrors(DEVICE_FIELDS);
   const refresh = useRefreshOrganizationData(accountId);
   const changed = (Object.keys(draft) as (keyof DeviceDraft)[]).filter((key) => device && draft[key] !== device[key]);
-  const save = useMutation({
+  const { errors, mutation: save } = useFormMutation(DEVICE_FIELDS, {
     mutationFn: () => {
       if (!device) return api.createDevice(accountId, organization.id, { name: draft.name, kind: draft.kind, identifier: draft.identifier, notes: draft.notes });
       return api.updateDevice(accountId, device.id, Object.fromEntries(changed.map((key) => [key, draft[key]])));
     },
-    onMutate: () => errors.reset(),
-    onError: errors.capture,
     onSuccess: async (saved) => {
       onClose();
       if (device && saved.organizationId !== device.organizationId) {

@@ -28,7 +28,7 @@ import { keepPreviousData, useInfiniteQuery, useMutation, useQuery, useQueryClie
 import { useEffect, useMemo, useState } from 'react';
 import { TesseraError, type Me, type Organization, type OrganizationGroup } from '../../client/sdk.ts';
 import { api, groupsKey, organizationsKey, ROLE_LABELS, selectedOrganizationKey } from '../api.ts';
-import { FormAlert, FormStack, useFormErrors, type FormErrors } from '../forms.tsx';
+import { FormAlert, FormStack, useFormErrors, useFormMutation, type FormErrors } from '../forms.tsx';
 import { BuildingIcon, LayersIcon, PencilIcon, PlusIcon, TrashIcon } from '../icons.tsx';
 import {
   EmptyPanel,
@@ -100,15 +100,12 @@ function changedNameAndDescription(
 
 function OrganizationFormContent({ accountId, organization, onClose }: { accountId: string; organization: Organization | null; onClose: () => void }) {
   const [values, setValues] = useState({ name: organization?.name ?? '', description: organization?.description ?? '' });
-  const errors = useFormErrors(ORGANIZATION_FIELDS);
   const refresh = useRefreshOrganizationData(accountId);
-  const save = useMutation({
+  const { errors, mutation: save } = useFormMutation(ORGANIZATION_FIELDS, {
     mutationFn: () => {
       if (!organization) return api.createOrganization(accountId, values);
       return api.updateOrganization(accountId, organization.id, changedNameAndDescription(organization, values));
     },
-    onMutate: () => errors.reset(),
-    onError: errors.capture,
     onSuccess: async () => {
       onClose();
       await refresh();
@@ -503,15 +500,12 @@ function GroupFormContent({
 }) {
   const [values, setValues] = useState({ name: group?.name ?? '', description: group?.description ?? '' });
   const [organizationIds, setOrganizationIds] = useState<string[]>([]);
-  const errors = useFormErrors(GROUP_FIELDS);
   const refresh = useRefreshOrganizationData(accountId);
-  const save = useMutation({
+  const { errors, mutation: save } = useFormMutation(GROUP_FIELDS, {
     mutationFn: () => {
       if (!group) return api.createGroup(accountId, { ...values, organizationIds });
       return api.updateGroup(accountId, group.id, changedNameAndDescription(group, values));
     },
-    onMutate: () => errors.reset(),
-    onError: errors.capture,
     onSuccess: async () => {
       onClose();
       await refresh();

@@ -22,7 +22,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useRef, useState, type ReactNode } from 'react';
 import type { IssuedLoginToken, LoginToken, TeamMember } from '../../client/sdk.ts';
 import { api, teamKey, tokensKey } from '../api.ts';
-import { FormAlert, FormStack, useFormErrors } from '../forms.tsx';
+import { FormAlert, FormStack, useFormErrors, useFormMutation } from '../forms.tsx';
 import { PlusIcon } from '../icons.tsx';
 import { ConfirmMutationDialog, CopyButton, formatDateTime, IssuedToken, TokenSecret, useCopied, useDialog, writeClipboard } from './team-parts.tsx';
 
@@ -306,13 +306,10 @@ const CREDENTIAL_FIELDS = ['email', 'password'] as const;
 
 function CredentialsSection({ accountId, member, canEdit }: { accountId: string; member: TeamMember; canEdit: boolean }) {
   const [values, setValues] = useState({ email: member.credentialsEmail ?? '', password: '' });
-  const errors = useFormErrors(CREDENTIAL_FIELDS);
   const queryClient = useQueryClient();
   const savedFor = useRef<string | null>(null);
-  const save = useMutation({
+  const { errors, mutation: save } = useFormMutation(CREDENTIAL_FIELDS, {
     mutationFn: () => api.setMemberCredentials(accountId, member.id, values),
-    onMutate: () => errors.reset(),
-    onError: errors.capture,
     onSuccess: async (saved) => {
       savedFor.current = saved.credentialsEmail;
       setValues({ email: saved.credentialsEmail ?? values.email, password: '' });

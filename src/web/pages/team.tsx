@@ -19,13 +19,13 @@ import {
   Title,
   Tooltip,
 } from '@mantine/core';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useMemo, useState, type ReactNode } from 'react';
 import { Link } from 'wouter';
 import { TesseraError, type AddedTeamMember, type Me, type TeamMember, type TeamOverview } from '../../client/sdk.ts';
 import type { Plan } from '../../shared/team.ts';
 import { api, ROLE_LABELS, teamKey } from '../api.ts';
-import { FormAlert, FormStack, useFormErrors, type FormErrors } from '../forms.tsx';
+import { FormAlert, FormStack, useFormMutation, type FormErrors } from '../forms.tsx';
 import { PencilIcon, PlusIcon, TrashIcon, UsersIcon } from '../icons.tsx';
 import { ConfirmMutationDialog, DialogFrame, DialogHeader, formatDate, initials, IssuedToken, useDialog } from './team-parts.tsx';
 import { ManageMemberDrawer } from './team-tokens.tsx';
@@ -95,12 +95,9 @@ function MemberFields({ draft, onChange, errors, plan }: { draft: MemberDraft; o
 function AddMemberContent({ accountId, plan, onClose }: { accountId: string; plan: Plan; onClose: () => void }) {
   const [draft, setDraft] = useState(draftOf());
   const [added, setAdded] = useState<AddedTeamMember | null>(null);
-  const errors = useFormErrors(MEMBER_FIELDS);
   const queryClient = useQueryClient();
-  const add = useMutation({
+  const { errors, mutation: add } = useFormMutation(MEMBER_FIELDS, {
     mutationFn: (connectionLimit: number | null) => api.addTeamMember(accountId, { name: draft.name, connectionLimit }),
-    onMutate: () => errors.reset(),
-    onError: errors.capture,
     onSuccess: async (result) => {
       setAdded(result);
       await queryClient.invalidateQueries({ queryKey: teamKey(accountId) });
@@ -165,17 +162,14 @@ function AddMemberContent({ accountId, plan, onClose }: { accountId: string; pla
 
 function EditMemberContent({ accountId, plan, member, onClose }: { accountId: string; plan: Plan; member: TeamMember; onClose: () => void }) {
   const [draft, setDraft] = useState(draftOf(member));
-  const errors = useFormErrors(MEMBER_FIELDS);
   const queryClient = useQueryClient();
-  const save = useMutation({
+  const { errors, mutation: save } = useFormMutation(MEMBER_FIELDS, {
     mutationFn: (connectionLimit: number | null) => {
       const patch: { name?: string; connectionLimit?: number | null } = {};
       if (draft.name !== member.name) patch.name = draft.name;
       if (connectionLimit !== member.connectionLimit) patch.connectionLimit = connectionLimit;
       return api.updateTeamMember(accountId, member.id, patch);
     },
-    onMutate: () => errors.reset(),
-    onError: errors.capture,
     onSuccess: async () => {
       await queryClient.invalidateQueries({ queryKey: teamKey(accountId) });
       onClose();
