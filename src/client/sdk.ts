@@ -197,7 +197,7 @@ export class TesseraClient {
   // Team members and their login tokens
 
   getTeam(accountId: string): Promise<TeamOverview> {
-    return this.#request('GET', `${memberPath(accountId)}`);
+    return this.#request('GET', memberPath(accountId));
   }
   addTeamMember(accountId: string, body: CreateTeamMemberBody): Promise<AddedTeamMember> {
     return this.#request('POST', memberPath(accountId), body);
@@ -306,7 +306,7 @@ function queryString(query: Record<string, string | number | undefined>): string
 }
 
 function memberPath(accountId: string, memberId?: string): string {
-  const base = `/accounts/${encodeURIComponent(accountId)}/members`;
+  const base = `${accountPath(accountId)}/members`;
   return memberId ? `${base}/${encodeURIComponent(memberId)}` : base;
 }
 

@@ -14,7 +14,7 @@ import {
 import { insertAccountWithOwner } from '../domain/accounts/accounts.ts';
 import { recordUserChange } from '../domain/audit/record.ts';
 import { consumeEmailToken, findUserByEmail, insertUser, issueEmailToken } from '../domain/users/users.ts';
-import { AppError, conflict } from '../http/errors.ts';
+import { AppError, conflict, uniqueClash } from '../http/errors.ts';
 import { changeContext } from '../http/context.ts';
 import { requireUser } from './authorize.ts';
 import { clearSessionCookie, setSessionCookie } from './cookies.ts';
@@ -74,11 +74,8 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     const body = request.body;
     assertPasswordPolicy(body.password, body);
     const context = changeContext(request, clock);
-    const alreadyRegistered = () =>
-      conflict('This email is already registered. Sign in, or reset your password.', [
-        { field: 'email', code: 'already_registered', message: 'This email is already registered' },
-      ]);
-    if (await findUserByEmail(database.db, body.email)) throw alreadyRegistered();
+    // the unique index on the email decides, also between two registrations at the same moment
+    const alreadyRegistered = uniqueClash('email', 'already_registered', 'This email is already registered', 'This email is already registered. Sign in, or reset your password.');
     const passwordHash = await hashPassword(body.password);
     const result = await database
       .inSystem(async (tx) => {
@@ -90,11 +87,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
         const csrfToken = await startSession(request, reply, tx, user.id);
         return { user, account, csrfToken, verifySecret };
       })
-      .catch((error: { code?: string }) => {
-        // two registrations of one email at the same moment: the unique index decides
-        if (error.code === '23505') throw alreadyRegistered();
-        throw error;
-      });
+      .catch(alreadyRegistered);
     await sendEmailLink(services, result.user.email, 'Confirm your email address for Tessera',
       `Hello ${result.user.name},\n\nconfirm your email address by opening this link (valid for 48 hours):`,
       '/verify-email', result.verifySecret).catch((err) => request.log.error({ err }, 'verification mail failed'));

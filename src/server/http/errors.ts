@@ -37,6 +37,17 @@ export function fieldError(field: string, code: string, message: string): AppErr
   return new AppError('validation_failed', message, { errors: [{ field, code, message }] });
 }
 
+/**
+ * For `.catch` after a write guarded by a unique index: a clash (SQLSTATE 23505) becomes a 409
+ * naming the field; any other error passes through.
+ */
+export function uniqueClash(field: string, code: string, message: string, detail = `${message}.`): (error: unknown) => never {
+  return (error) => {
+    if ((error as { code?: string }).code === '23505') throw conflict(detail, [{ field, code, message }]);
+    throw error;
+  };
+}
+
 /** Reads like prose at the call site: `assertThat(found, notFound('Account'))`. */
 export function assertThat(condition: unknown, error: AppError): asserts condition {
   if (!condition) throw error;

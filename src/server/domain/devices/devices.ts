@@ -3,7 +3,7 @@ import { uuidv7 } from 'uuidv7';
 import type { CreateDeviceBody, Device, DevicePage, PageQuery, UpdateDeviceBody } from '../../../shared/organizations.ts';
 import type { Database, Tx } from '../../db/database.ts';
 import type { DevicesTable } from '../../db/schema.ts';
-import { conflict, fieldError, notFound } from '../../http/errors.ts';
+import { fieldError, notFound, uniqueClash } from '../../http/errors.ts';
 import { afterNameCursor, containsPattern, namePage } from '../../http/cursor.ts';
 import { recordAccountChange, type ChangeContext } from '../audit/record.ts';
 import { closeLeasesOf } from '../connections/leases.ts';
@@ -23,14 +23,7 @@ function toDevice(row: DeviceRow): Device {
   };
 }
 
-function rethrowIdentifierTaken(error: { code?: string }): never {
-  if (error.code === '23505') {
-    throw conflict('Another device of this account has this identifier.', [
-      { field: 'identifier', code: 'already_used', message: 'Another device of this account has this identifier' },
-    ]);
-  }
-  throw error;
-}
+const identifierTaken = uniqueClash('identifier', 'already_used', 'Another device of this account has this identifier');
 
 async function assertOrganization(tx: Tx, accountId: string, organizationId: string, field?: string): Promise<void> {
   const found = await tx.selectFrom('organizations').select('id').where('account_id', '=', accountId).where('id', '=', organizationId).executeTakeFirst();
@@ -84,7 +77,7 @@ export async function createDevice(database: Database, context: ChangeContext, a
       await recordAccountChange(tx, context, { accountId, action: 'device.created', target: { type: 'device', id: row.id }, after: device });
       return device;
     })
-    .catch(rethrowIdentifierTaken);
+    .catch(identifierTaken);
 }
 
 export async function getDevice(database: Database, accountId: string, deviceId: string): Promise<Device> {
@@ -108,7 +101,7 @@ export async function updateDevice(database: Database, context: ChangeContext, a
       await recordAccountChange(tx, context, { accountId, action: 'device.updated', target: { type: 'device', id: deviceId }, before: toDevice(before), after });
       return after;
     })
-    .catch(rethrowIdentifierTaken);
+    .catch(identifierTaken);
 }
 
 export async function deleteDevice(database: Database, context: ChangeContext, accountId: string, deviceId: string): Promise<void> {

@@ -15,7 +15,7 @@ import type { Sealer } from '../../auth/sealing.ts';
 import { revokeClientSessions, type ClientSessionStore } from '../../client-api/sessions.ts';
 import type { Database, Tx } from '../../db/database.ts';
 import type { TeamMembersTable } from '../../db/schema.ts';
-import { AppError, conflict, fieldError, notFound } from '../../http/errors.ts';
+import { AppError, conflict, fieldError, notFound, uniqueClash } from '../../http/errors.ts';
 import { recordAccountChange, type ChangeContext } from '../audit/record.ts';
 import { planOf } from '../plans/catalog.ts';
 import { issueLoginToken } from './login-tokens.ts';
@@ -241,14 +241,7 @@ export async function setMemberCredentials(
       });
       return toTeamMember(row, tokens);
     })
-    .catch((error: { code?: string }) => {
-      if (error.code === '23505') {
-        throw conflict('Another team member already signs in with this email.', [
-          { field: 'email', code: 'already_used', message: 'Another team member already signs in with this email' },
-        ]);
-      }
-      throw error;
-    });
+    .catch(uniqueClash('email', 'already_used', 'Another team member already signs in with this email'));
   await clientSessions.forgetEverywhere({ member: memberId });
   return member;
 }

@@ -3,7 +3,7 @@ import { uuidv7 } from 'uuidv7';
 import type { CreateGroupBody, OrganizationGroup, UpdateGroupBody } from '../../../shared/organizations.ts';
 import type { Database, Tx } from '../../db/database.ts';
 import type { OrganizationGroupsTable } from '../../db/schema.ts';
-import { conflict, fieldError, notFound } from '../../http/errors.ts';
+import { fieldError, notFound, uniqueClash } from '../../http/errors.ts';
 import { recordAccountChange, type ChangeContext } from '../audit/record.ts';
 
 /**
@@ -44,12 +44,7 @@ async function findGroup(tx: Tx, accountId: string, groupId: string): Promise<Or
   return toGroup(row as GroupRow);
 }
 
-function rethrowNameTaken(error: { code?: string }): never {
-  if (error.code === '23505') {
-    throw conflict('Another group of this account has this name.', [{ field: 'name', code: 'already_used', message: 'Another group has this name' }]);
-  }
-  throw error;
-}
+const nameTaken = uniqueClash('name', 'already_used', 'Another group of this account has this name');
 
 async function assertOrganizationsExist(tx: Tx, accountId: string, ids: string[], field: string): Promise<void> {
   if (ids.length === 0) return;
@@ -86,7 +81,7 @@ export async function createGroup(database: Database, context: ChangeContext, ac
       await recordAccountChange(tx, context, { accountId, action: 'group.created', target: { type: 'group', id }, after: group });
       return group;
     })
-    .catch(rethrowNameTaken);
+    .catch(nameTaken);
 }
 
 export async function updateGroup(database: Database, context: ChangeContext, accountId: string, groupId: string, patch: UpdateGroupBody): Promise<OrganizationGroup> {
@@ -98,7 +93,7 @@ export async function updateGroup(database: Database, context: ChangeContext, ac
       await recordAccountChange(tx, context, { accountId, action: 'group.updated', target: { type: 'group', id: groupId }, before, after });
       return after;
     })
-    .catch(rethrowNameTaken);
+    .catch(nameTaken);
 }
 
 export async function deleteGroup(database: Database, context: ChangeContext, accountId: string, groupId: string): Promise<void> {

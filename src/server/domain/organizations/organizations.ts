@@ -9,7 +9,7 @@ import type {
 } from '../../../shared/organizations.ts';
 import type { Database, Tx } from '../../db/database.ts';
 import type { OrganizationsTable } from '../../db/schema.ts';
-import { AppError, conflict, notFound } from '../../http/errors.ts';
+import { AppError, conflict, notFound, uniqueClash } from '../../http/errors.ts';
 import { afterNameCursor, containsPattern, namePage } from '../../http/cursor.ts';
 import { recordAccountChange, type ChangeContext } from '../audit/record.ts';
 import { planOf } from '../plans/catalog.ts';
@@ -33,10 +33,7 @@ function audited(o: Organization) {
   return { id: o.id, name: o.name, description: o.description };
 }
 
-const nameTaken = () =>
-  conflict('Another organization of this account has this name.', [
-    { field: 'name', code: 'already_used', message: 'Another organization has this name' },
-  ]);
+const nameTaken = uniqueClash('name', 'already_used', 'Another organization of this account has this name');
 
 function organizationsQuery(tx: Tx, accountId: string) {
   return tx
@@ -96,12 +93,7 @@ export async function createOrganization(database: Database, context: ChangeCont
       await recordAccountChange(tx, context, { accountId, action: 'organization.created', target: { type: 'organization', id }, after: audited(organization) });
       return organization;
     })
-    .catch(rethrowNameTaken);
-}
-
-function rethrowNameTaken(error: { code?: string }): never {
-  if (error.code === '23505') throw nameTaken();
-  throw error;
+    .catch(nameTaken);
 }
 
 export async function updateOrganization(database: Database, context: ChangeContext, accountId: string, organizationId: string, patch: UpdateOrganizationBody): Promise<Organization> {
@@ -124,7 +116,7 @@ export async function updateOrganization(database: Database, context: ChangeCont
       });
       return after;
     })
-    .catch(rethrowNameTaken);
+    .catch(nameTaken);
 }
 
 /** Deletes an organization; one that still holds devices needs `cascade`, which deletes them too. */
