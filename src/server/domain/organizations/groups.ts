@@ -44,7 +44,7 @@ async function findGroup(tx: Tx, accountId: string, groupId: string): Promise<Or
   return toGroup(row as GroupRow);
 }
 
-const nameTaken = uniqueClash('name', 'already_used', 'Another group of this account has this name');
+const nameTaken = uniqueClash('name', 'already_used', 'Another group has this name', 'Another group of this account has this name.');
 
 async function assertOrganizationsExist(tx: Tx, accountId: string, ids: string[], field: string): Promise<void> {
   if (ids.length === 0) return;

@@ -33,7 +33,7 @@ function audited(o: Organization) {
   return { id: o.id, name: o.name, description: o.description };
 }
 
-const nameTaken = uniqueClash('name', 'already_used', 'Another organization of this account has this name');
+const nameTaken = uniqueClash('name', 'already_used', 'Another organization has this name', 'Another organization of this account has this name.');
 
 function organizationsQuery(tx: Tx, accountId: string) {
   return tx
