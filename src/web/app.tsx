@@ -32,7 +32,8 @@ function SignedOutOnly({ children }: { children: ReactNode }) {
   return <>{children}</>;
 }
 
-type Section = 'profile' | 'team' | 'organizations' | 'devices' | 'connections';
+const ACCOUNT_SECTIONS = ['profile', 'team', 'organizations', 'devices', 'connections'] as const;
+type Section = (typeof ACCOUNT_SECTIONS)[number];
 
 function SectionPage({ section, me, accountId }: { section: Section; me: Me; accountId: string }) {
   switch (section) {
@@ -100,21 +101,11 @@ export function App() {
       </Route>
       <Route path="/reset-password" component={ResetPasswordPage} />
       <Route path="/verify-email" component={VerifyEmailPage} />
-      <Route path="/accounts/:accountId/profile">
-        <AccountPages section="profile" />
-      </Route>
-      <Route path="/accounts/:accountId/team">
-        <AccountPages section="team" />
-      </Route>
-      <Route path="/accounts/:accountId/organizations">
-        <AccountPages section="organizations" />
-      </Route>
-      <Route path="/accounts/:accountId/devices">
-        <AccountPages section="devices" />
-      </Route>
-      <Route path="/accounts/:accountId/connections">
-        <AccountPages section="connections" />
-      </Route>
+      {ACCOUNT_SECTIONS.map((section) => (
+        <Route key={section} path={`/accounts/:accountId/${section}`}>
+          <AccountPages section={section} />
+        </Route>
+      ))}
       <Route path="/accounts/:accountId">
         {(params) => <Redirect to={`/accounts/${params.accountId}/profile`} replace />}
       </Route>

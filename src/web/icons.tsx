@@ -120,3 +120,27 @@ export function PlugIcon({ size }: { size?: number }) {
     </Icon>
   );
 }
+
+export function ChevronIcon({ size }: { size?: number }) {
+  return (
+    <Icon size={size} width={2.2}>
+      <path d="M6 9l6 6 6-6" />
+    </Icon>
+  );
+}
+
+export function BurgerIcon({ size }: { size?: number }) {
+  return (
+    <Icon size={size} width={2.2}>
+      <path d="M4 7h16M4 12h16M4 17h16" />
+    </Icon>
+  );
+}
+
+export function ExitIcon({ size }: { size?: number }) {
+  return (
+    <Icon size={size}>
+      <path d="M15 4h3a2 2 0 012 2v12a2 2 0 01-2 2h-3M10 17l5-5-5-5M15 12H4" />
+    </Icon>
+  );
+}

@@ -9,48 +9,9 @@ import { Brand } from '../brand.tsx';
 import { countryName } from '../countries.ts';
 import { CountrySelect, FormAlert, FormStack, useFormErrors } from '../forms.tsx';
 import { SelectedOrganizationPill } from './organization-parts.tsx';
+import { BurgerIcon, CheckIcon, ChevronIcon, ExitIcon, PlusIcon } from '../icons.tsx';
 
 type Membership = Me['accounts'][number];
-
-function Chevron() {
-  return (
-    <svg width="14" height="14" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="2.2" strokeLinecap="round" strokeLinejoin="round">
-      <path d="M6 9l6 6 6-6" />
-    </svg>
-  );
-}
-
-function Burger() {
-  return (
-    <svg width="20" height="20" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="2.2" strokeLinecap="round">
-      <path d="M4 7h16M4 12h16M4 17h16" />
-    </svg>
-  );
-}
-
-function Check() {
-  return (
-    <svg width="16" height="16" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="2.4" strokeLinecap="round" strokeLinejoin="round">
-      <path d="M5 12.5l4.5 4.5L19 7.5" />
-    </svg>
-  );
-}
-
-function Plus() {
-  return (
-    <svg width="16" height="16" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="2.2" strokeLinecap="round">
-      <path d="M12 5v14M5 12h14" />
-    </svg>
-  );
-}
-
-function Exit() {
-  return (
-    <svg width="16" height="16" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="2" strokeLinecap="round" strokeLinejoin="round">
-      <path d="M15 4h3a2 2 0 012 2v12a2 2 0 01-2 2h-3M10 17l5-5-5-5M15 12H4" />
-    </svg>
-  );
-}
 
 /** Initials of a company, for the round badge of the account menu. */
 function initials(name: string): string {
@@ -166,7 +127,7 @@ function AccountMenu({ me, current }: { me: Me; current: Membership | undefined 
                   {current ? ROLE_LABELS[current.role] : me.user.email}
                 </Text>
               </div>
-              <Chevron />
+              <ChevronIcon size={14} />
             </Group>
           </UnstyledButton>
         </Menu.Target>
@@ -186,7 +147,7 @@ function AccountMenu({ me, current }: { me: Me; current: Membership | undefined 
               key={account.id}
               onClick={() => select(account.id)}
               leftSection={<AccountBadge name={account.companyName} />}
-              rightSection={account.id === current?.id ? <span className="menu-check"><Check /></span> : null}
+              rightSection={account.id === current?.id ? <span className="menu-check"><CheckIcon /></span> : null}
               aria-current={account.id === current?.id ? 'true' : undefined}
               data-testid="account-option"
             >
@@ -199,10 +160,10 @@ function AccountMenu({ me, current }: { me: Me; current: Membership | undefined 
             </Menu.Item>
           ))}
           <Menu.Divider />
-          <Menu.Item leftSection={<Plus />} onClick={createModal.open}>
+          <Menu.Item leftSection={<PlusIcon />} onClick={createModal.open}>
             Create account
           </Menu.Item>
-          <Menu.Item leftSection={<Exit />} color="red" onClick={() => signOut.mutate()}>
+          <Menu.Item leftSection={<ExitIcon />} color="red" onClick={() => signOut.mutate()}>
             Sign out
           </Menu.Item>
         </Menu.Dropdown>
@@ -249,13 +210,13 @@ function SectionNav({ accountId, role }: { accountId: string; role: string }) {
             <UnstyledButton className="section-button" aria-label="Sections menu">
               <Group gap={6} wrap="nowrap">
                 <span className="section-burger" aria-hidden="true">
-                  <Burger />
+                  <BurgerIcon size={20} />
                 </span>
                 <Text size="sm" fw={600} truncate="end" className="section-label">
                   {current?.label ?? 'Sections'}
                 </Text>
                 <span className="section-chevron" aria-hidden="true">
-                  <Chevron />
+                  <ChevronIcon size={14} />
                 </span>
               </Group>
             </UnstyledButton>
@@ -265,7 +226,7 @@ function SectionNav({ accountId, role }: { accountId: string; role: string }) {
               <Menu.Item
                 key={section.path}
                 onClick={() => navigate(`${base}/${section.path}`)}
-                rightSection={section === current ? <span className="menu-check"><Check /></span> : null}
+                rightSection={section === current ? <span className="menu-check"><CheckIcon /></span> : null}
                 aria-current={section === current ? 'page' : undefined}
               >
                 {section.label}
