@@ -1,4 +1,4 @@
-import { LOGIN_TOKEN_GRANT, type ClientMe, type OAuthError, type TokenResponse } from '../shared/client-api.ts';
+import { LOGIN_TOKEN_GRANT, type ClientMe, type EnrollBody, type Enrolled, type OAuthError, type TokenResponse } from '../shared/client-api.ts';
 import type { Problem } from '../shared/problems.ts';
 import type { ClientDevicePage, Lease } from '../shared/connections.ts';
 import { TesseraError } from './sdk.ts';
@@ -54,6 +54,24 @@ export class TesseraDesktopClient {
 
   signInWithPassword(email: string, password: string): Promise<TokenResponse> {
     return this.#token({ grant_type: 'password', username: email, password });
+  }
+
+  /**
+   * Enrolls this PC (installer): an owner's or manager's portal email and password create a new
+   * team member; the client is then signed in as that member. Keep `loginToken` to sign in again.
+   */
+  async enroll(body: EnrollBody): Promise<Enrolled> {
+    const response = await this.#fetch(`${this.#baseUrl}/client/v1/enroll`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...this.#agent() },
+      body: JSON.stringify(body),
+    });
+    const data = await response.json();
+    if (!response.ok) throw new TesseraError(data as Problem);
+    const enrolled = data as Enrolled;
+    this.#tokens = enrolled.tokens;
+    this.#options.onTokens?.(this.#tokens);
+    return enrolled;
   }
 
   refresh(): Promise<TokenResponse> {

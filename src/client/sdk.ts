@@ -38,6 +38,16 @@ import type {
   UpdateOrganizationBody,
 } from '../shared/organizations.ts';
 import type { OpenConnection } from '../shared/connections.ts';
+import type {
+  AcceptedInvitation,
+  AcceptInvitationBody,
+  AccountUser,
+  AddUserBody,
+  CreateInvitationBody,
+  Invitation,
+  InvitationPreview,
+  SetUserRolesBody,
+} from '../shared/users.ts';
 
 /** A problem document answered by the server, as a typed error. */
 export class TesseraError extends Error {
@@ -292,6 +302,43 @@ export class TesseraClient {
   async closeConnection(accountId: string, leaseId: string): Promise<void> {
     await this.#request('DELETE', `${accountPath(accountId)}/connections/${encodeURIComponent(leaseId)}`);
   }
+
+  // Users, roles and invitations (owners)
+
+  async listAccountUsers(accountId: string): Promise<AccountUser[]> {
+    return (await this.#request<{ items: AccountUser[] }>('GET', `${accountPath(accountId)}/users`)).items;
+  }
+  addAccountUser(accountId: string, body: AddUserBody): Promise<AccountUser> {
+    return this.#request('POST', `${accountPath(accountId)}/users`, body);
+  }
+  setAccountUserRoles(accountId: string, userId: string, body: SetUserRolesBody): Promise<AccountUser> {
+    return this.#request('PUT', `${accountPath(accountId)}/users/${encodeURIComponent(userId)}/roles`, body);
+  }
+  async removeAccountUser(accountId: string, userId: string): Promise<void> {
+    await this.#request('DELETE', `${accountPath(accountId)}/users/${encodeURIComponent(userId)}`);
+  }
+  transferOwnership(accountId: string, userId: string): Promise<AccountUser> {
+    return this.#request('POST', `${accountPath(accountId)}/ownership`, { userId });
+  }
+  async listInvitations(accountId: string): Promise<Invitation[]> {
+    return (await this.#request<{ items: Invitation[] }>('GET', `${accountPath(accountId)}/invitations`)).items;
+  }
+  createInvitation(accountId: string, body: CreateInvitationBody): Promise<Invitation> {
+    return this.#request('POST', `${accountPath(accountId)}/invitations`, body);
+  }
+  resendInvitation(accountId: string, invitationId: string): Promise<Invitation> {
+    return this.#request('POST', `${accountPath(accountId)}/invitations/${encodeURIComponent(invitationId)}/resend`);
+  }
+  async revokeInvitation(accountId: string, invitationId: string): Promise<void> {
+    await this.#request('DELETE', `${accountPath(accountId)}/invitations/${encodeURIComponent(invitationId)}`);
+  }
+  lookupInvitation(token: string): Promise<InvitationPreview> {
+    return this.#request('POST', '/invitations/lookup', { token });
+  }
+  /** A sign-up starts a session; its CSRF token replaces the anonymous one like at sign-in. */
+  acceptInvitation(body: AcceptInvitationBody): Promise<AcceptedInvitation> {
+    return this.#request('POST', '/invitations/accept', body);
+  }
 }
 
 function accountPath(accountId: string): string {
@@ -312,3 +359,4 @@ function memberPath(accountId: string, memberId?: string): string {
 
 export type { Account, Me, User, TeamMember, TeamOverview, LoginToken, IssuedLoginToken, AddedTeamMember };
 export type { Organization, OrganizationPage, OrganizationGroup, Device, DevicePage, OpenConnection };
+export type { AccountUser, Invitation, InvitationPreview, AcceptedInvitation };

@@ -15,6 +15,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { ProblemDocument } from '../shared/contracts.ts';
+import { registerAuthorization } from './auth/access.ts';
 import { authRoutes } from './auth/routes.ts';
 import { CSRF_COOKIE, SESSION_COOKIE } from './auth/cookies.ts';
 import { SessionStore, type PortalPrincipal } from './auth/sessions.ts';
@@ -27,6 +28,7 @@ import { memberRoutes } from './domain/members/routes.ts';
 import { organizationRoutes } from './domain/organizations/routes.ts';
 import { deviceRoutes } from './domain/devices/routes.ts';
 import { connectionRoutes } from './domain/connections/routes.ts';
+import { accessRoutes } from './domain/access/routes.ts';
 import { clientRoutes } from './client-api/routes.ts';
 import { ClientSessionStore } from './client-api/sessions.ts';
 import { createSealer } from './auth/sealing.ts';
@@ -184,6 +186,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     hideUntagged: true,
   });
 
+  registerAuthorization(app, database, API_PREFIX);
+
   // Every operation documents its problem answers, so the document cannot omit them.
   const registeredRoutes: Array<{ method: string; url: string }> = [];
   app.decorate('registeredRoutes', registeredRoutes);
@@ -206,7 +210,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(organizationRoutes);
       await api.register(deviceRoutes);
       await api.register(connectionRoutes);
-      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      await api.register(accessRoutes);
+      api.get('/openapi.json', { config: { access: { scope: 'public' } }, schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: API_PREFIX },
   );

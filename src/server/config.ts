@@ -35,6 +35,8 @@ const ConfigSchema = z.object({
   /** How long a resolved access token stays in the per-node cache (bounds cross-node staleness). */
   clientTokenCacheSeconds: z.coerce.number().min(0).default(5),
   /** A connection lease not renewed within this time ends by itself. */
+  /** How long an invitation link works. */
+  invitationDays: z.coerce.number().positive().max(90).default(7),
   leaseTtlSeconds: z.coerce.number().int().min(5).max(3600).default(60),
   bodyLimitBytes: z.coerce.number().int().positive().default(64 * 1024),
   shutdownGraceMs: z.coerce.number().int().positive().default(10_000),
@@ -76,6 +78,7 @@ const ENV_NAMES: Record<keyof ConfigInput, string> = {
   clientAccessTokenSeconds: 'TESSERA_CLIENT_ACCESS_TOKEN_SECONDS',
   clientRefreshTokenDays: 'TESSERA_CLIENT_REFRESH_TOKEN_DAYS',
   clientRefreshGraceSeconds: 'TESSERA_CLIENT_REFRESH_GRACE_SECONDS',
+  invitationDays: 'TESSERA_INVITATION_DAYS',
   clientTokenCacheSeconds: 'TESSERA_CLIENT_TOKEN_CACHE_SECONDS',
   leaseTtlSeconds: 'TESSERA_LEASE_TTL_SECONDS',
   bodyLimitBytes: 'TESSERA_BODY_LIMIT_BYTES',

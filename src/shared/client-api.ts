@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { Id } from './contracts.ts';
+import { Email, Id, Password } from './contracts.ts';
+import { ConnectionLimit, MemberName, TeamMember } from './team.ts';
 
 /**
  * The desktop client's API (/client/v1). The token endpoint speaks OAuth 2.0 (RFC 6749 §5):
@@ -57,3 +58,33 @@ export const ClientMe = z
   })
   .meta({ id: 'ClientMe' });
 export type ClientMe = z.infer<typeof ClientMe>;
+
+/**
+ * Enrollment from a desktop installer: an owner or manager of the whole account signs in with
+ * their portal email and password and creates the member this PC will use.
+ */
+export const EnrollBody = z.strictObject({
+  email: z.string().trim().min(1, { message: 'Enter your email' }).max(254),
+  password: z.string().min(1, { message: 'Enter your password' }).max(256),
+  accountId: Id.optional().describe('Needed when the person manages several accounts'),
+  memberName: MemberName,
+  connectionLimit: ConnectionLimit.optional(),
+  memberEmail: Email.optional().describe('Member credentials: the email the member may sign in with'),
+  memberPassword: Password.optional().describe('Member credentials: the password, with memberEmail'),
+}).superRefine((body, ctx) => {
+  if ((body.memberEmail === undefined) !== (body.memberPassword === undefined)) {
+    const field = body.memberEmail === undefined ? 'memberEmail' : 'memberPassword';
+    ctx.addIssue({ code: 'custom', path: [field], message: 'Give both the member email and password, or neither', params: { code: 'credentials_pair' } });
+  }
+});
+export type EnrollBody = z.input<typeof EnrollBody>;
+
+export const Enrolled = z
+  .object({
+    member: TeamMember,
+    /** The member's first login token, to keep on this PC. */
+    loginToken: z.string(),
+    tokens: TokenResponse,
+  })
+  .meta({ id: 'Enrolled' });
+export type Enrolled = z.infer<typeof Enrolled>;

@@ -74,8 +74,28 @@ export const Account = z
   .meta({ id: 'Account' });
 export type Account = z.infer<typeof Account>;
 
+/** Where a role applies, as the API answers it. */
+export const RoleGrant = z
+  .object({
+    role: Role,
+    scope: z.enum(['account', 'group', 'organization']),
+    /** The group or organization; null at account scope. */
+    scopeId: Id.nullable(),
+    scopeName: z.string().nullable(),
+  })
+  .meta({ id: 'RoleGrant' });
+export type RoleGrant = z.infer<typeof RoleGrant>;
+
 export const AccountMembership = z
-  .object({ id: Id, companyName: z.string(), country: z.string(), role: Role })
+  .object({
+    id: Id,
+    companyName: z.string(),
+    country: z.string(),
+    /** The role on the whole account; null when the person holds roles only on groups or organizations. */
+    role: Role.nullable(),
+    /** Roles on groups and organizations. */
+    grants: z.array(RoleGrant),
+  })
   .meta({ id: 'AccountMembership' });
 export type AccountMembership = z.infer<typeof AccountMembership>;
 

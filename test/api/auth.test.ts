@@ -18,7 +18,7 @@ for (const backend of BACKENDS) {
       const me = await client.me();
       assert.equal(me.user.email, email);
       assert.equal(me.user.emailVerified, false);
-      assert.deepEqual(me.accounts, [{ id: account.id, companyName: 'Acme GmbH', country: 'DE', role: 'owner' }]);
+      assert.deepEqual(me.accounts, [{ id: account.id, companyName: 'Acme GmbH', country: 'DE', role: 'owner', grants: [] }]);
     });
 
     it('names every broken rule as a field error and writes nothing', async () => {

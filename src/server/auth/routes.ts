@@ -16,12 +16,13 @@ import { recordUserChange } from '../domain/audit/record.ts';
 import { consumeEmailToken, findUserByEmail, insertUser, issueEmailToken } from '../domain/users/users.ts';
 import { AppError, conflict, uniqueClash } from '../http/errors.ts';
 import { changeContext } from '../http/context.ts';
-import { requireUser } from './authorize.ts';
+import { requireUser } from './access.ts';
 import { clearSessionCookie, setSessionCookie } from './cookies.ts';
 import { hashPassword, passwordPolicyErrors, verifyPassword } from './passwords.ts';
 import { toUser } from './sessions.ts';
 import { SIGN_IN_RULES, type ThrottleKey } from './throttle.ts';
 import type { Services } from '../services.ts';
+import type { Tx } from '../db/database.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 const RESET_RULES = {
@@ -37,23 +38,26 @@ function assertPasswordPolicy(password: string, person: { email?: string; name?:
   if (errors.length > 0) throw new AppError('validation_failed', 'Some fields are invalid.', { errors });
 }
 
-async function sendEmailLink(services: Services, to: string, subject: string, intro: string, path: string, secret: string): Promise<void> {
+export async function sendEmailLink(services: Services, to: string, subject: string, intro: string, path: string, secret: string): Promise<void> {
   const link = `${services.publicUrl}${path}?token=${encodeURIComponent(secret)}`;
   await services.mailer.send({ to, subject, text: `${intro}\n\n${link}\n\nIf you did not ask for this, ignore this message.\n` });
 }
 
+/** Opens a portal session in the caller's transaction, sets its cookie, and returns a CSRF token bound to it. */
+export async function startPortalSession(services: Services, request: FastifyRequest, reply: FastifyReply, tx: Tx, userId: string): Promise<string> {
+  const { secret, key } = await services.sessions.create(tx, userId, { address: request.ip, userAgent: request.headers['user-agent'] ?? null });
+  setSessionCookie(request, reply, secret, Math.floor(services.config.sessionMaxDays * 86_400));
+  return reply.generateCsrf({ userInfo: key });
+}
+
 export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   const services = app.services;
-  const { database, sessions, throttle, clock, config } = services;
-  const maxAgeSeconds = Math.floor(config.sessionMaxDays * 86_400);
+  const { database, sessions, throttle, clock } = services;
 
-  async function startSession(request: FastifyRequest, reply: FastifyReply, tx: Parameters<Parameters<typeof database.inSystem>[0]>[0], userId: string) {
-    const { secret, key } = await sessions.create(tx, userId, { address: request.ip, userAgent: request.headers['user-agent'] ?? null });
-    setSessionCookie(request, reply, secret, maxAgeSeconds);
-    return reply.generateCsrf({ userInfo: key });
-  }
+  const startSession = (request: FastifyRequest, reply: FastifyReply, tx: Tx, userId: string) => startPortalSession(services, request, reply, tx, userId);
 
   app.get('/auth/csrf', {
+    config: { access: { scope: 'public' } },
     schema: {
       tags: ['Sign-in'],
       operationId: 'getCsrfToken',
@@ -63,6 +67,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request, reply) => ({ csrfToken: reply.generateCsrf({ userInfo: request.principal?.sessionKey ?? 'anonymous' }) }));
 
   app.post('/auth/register', {
+    config: { access: { scope: 'public' } },
     schema: {
       tags: ['Sign-in'],
       operationId: 'register',
@@ -96,6 +101,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.post('/auth/sign-in', {
+    config: { access: { scope: 'public' } },
     schema: {
       tags: ['Sign-in'],
       operationId: 'signIn',
@@ -130,6 +136,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.post('/auth/sign-out', {
+    config: { access: { scope: 'signedIn' } },
     schema: { tags: ['Sign-in'], operationId: 'signOut', summary: 'End this portal session', response: noContent },
   }, async (request, reply) => {
     const principal = requireUser(request);
@@ -144,6 +151,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.get('/me', {
+    config: { access: { scope: 'signedIn' } },
     schema: {
       tags: ['Me'],
       operationId: 'getMe',
@@ -156,6 +164,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.post('/auth/verify-email', {
+    config: { access: { scope: 'public' } },
     schema: {
       tags: ['Sign-in'],
       operationId: 'verifyEmail',
@@ -178,6 +187,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.post('/auth/verify-email/resend', {
+    config: { access: { scope: 'signedIn' } },
     schema: {
       tags: ['Sign-in'],
       operationId: 'resendVerificationEmail',
@@ -197,6 +207,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.post('/auth/password-reset', {
+    config: { access: { scope: 'public' } },
     schema: {
       tags: ['Sign-in'],
       operationId: 'requestPasswordReset',
@@ -226,6 +237,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.post('/auth/password-reset/confirm', {
+    config: { access: { scope: 'public' } },
     schema: {
       tags: ['Sign-in'],
       operationId: 'confirmPasswordReset',

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.ts';
 import type { Database, Tx } from '../db/database.ts';
+import { loadAccess, type AccountAccess } from './access.ts';
 import type { AccountMembership, User } from '../../shared/contracts.ts';
 import { NotifiedCache } from './notified-cache.ts';
 import { generateSecret, hashSecret, isWellFormedSecret } from './secrets.ts';
@@ -11,6 +12,8 @@ export interface PortalPrincipal {
   sessionKey: string;
   user: User;
   accounts: AccountMembership[];
+  /** What the person reaches in each of their accounts (auth/access.ts decides with it). */
+  access: ReadonlyMap<string, AccountAccess>;
 }
 
 /**
@@ -30,7 +33,7 @@ interface Cached {
 function matches(entry: Cached, change: SessionChange): boolean {
   if ('session' in change) return entry.principal.sessionKey === change.session;
   if ('user' in change) return entry.principal.user.id === change.user;
-  return entry.principal.accounts.some((a) => a.id === change.account);
+  return entry.principal.access.has(change.account);
 }
 
 export interface SessionPolicy {
@@ -47,18 +50,6 @@ export function toUser(row: { id: string; email: string; name: string; email_ver
     emailVerified: row.email_verified_at !== null,
     createdAt: row.created_at.toISOString(),
   };
-}
-
-export async function loadMemberships(tx: Tx | Database['db'], userId: string): Promise<AccountMembership[]> {
-  const rows = await tx
-    .selectFrom('memberships as m')
-    .innerJoin('accounts as a', 'a.account_id', 'm.account_id')
-    .select(['a.account_id', 'a.company_name', 'a.country', 'm.role'])
-    .where('m.user_id', '=', userId)
-    .orderBy('a.company_name')
-    .orderBy('a.account_id')
-    .execute();
-  return rows.map((r) => ({ id: r.account_id, companyName: r.company_name, country: r.country, role: r.role }));
 }
 
 /**
@@ -140,8 +131,8 @@ export class SessionStore {
       await this.#database.db.updateTable('sessions').set({ last_seen_at: nowDate }).where('id_hash', '=', idHash).execute();
       lastSeenAt = now;
     }
-    const accounts = await loadMemberships(this.#database.db, row.id);
-    const principal: PortalPrincipal = { kind: 'user', sessionKey: key, user: toUser(row), accounts };
+    const { accounts, access } = await loadAccess(this.#database.db, row.id);
+    const principal: PortalPrincipal = { kind: 'user', sessionKey: key, user: toUser(row), accounts, access };
     this.#cache.set(key, { principal, lastSeenAt }, now);
     return principal;
   }

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { ClientMe, OAuthError, RevokeRequest, TokenRequest, TokenResponse, LOGIN_TOKEN_GRANT } from '../../shared/client-api.ts';
+import { ClientMe, Enrolled, EnrollBody, OAuthError, RevokeRequest, TokenRequest, TokenResponse, LOGIN_TOKEN_GRANT } from '../../shared/client-api.ts';
+import { enroll } from './enroll.ts';
 import { SIGN_IN_RULES, type ThrottleKey } from '../auth/throttle.ts';
 import { changeContext } from '../http/context.ts';
 import { AppError } from '../http/errors.ts';
@@ -45,7 +46,7 @@ export function requireClient(request: FastifyRequest): ClientPrincipal {
 
 /** The desktop client's API: OAuth 2.0 token endpoint, revocation, and what the client reads. */
 export const clientRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { database, clock, throttle, clientSessions } = app.services;
+  const { database, clock, throttle, clientSessions, sealer } = app.services;
   const usage = new UsageSnapshots(database, clock);
 
   // RFC 6749 §3.2: the token endpoint takes application/x-www-form-urlencoded, each parameter once.
@@ -116,6 +117,35 @@ export const clientRoutes: FastifyPluginAsyncZod = async (app) => {
       return tokens;
     } catch (error) {
       if (error instanceof OAuthFailure && error.error === 'invalid_grant') await throttle.fail(keys);
+      throw error;
+    }
+  });
+
+  app.post('/enroll', {
+    schema: {
+      tags: ['Desktop client'],
+      operationId: 'clientEnroll',
+      summary: "Enroll this PC: an owner's or manager's email and password create a team member, its first login token and a token pair",
+      description: 'Throttled like portal sign-in. A wrong password and a person who may not add members (a viewer, or someone outside the account) get the same 401.',
+      body: EnrollBody,
+      response: { 201: Enrolled },
+      security: [],
+    },
+  }, async (request, reply) => {
+    const body = request.body;
+    const keys: ThrottleKey[] = [
+      { key: `sign-in:email:${body.email.toLowerCase()}`, rule: SIGN_IN_RULES.email },
+      { key: `sign-in:address:${request.ip}`, rule: SIGN_IN_RULES.address },
+    ];
+    const counted = await throttle.check(keys);
+    const client = { address: request.ip, userAgent: request.headers['user-agent'] ?? null };
+    try {
+      const enrolled = await enroll(database, sealer, clientSessions, changeContext(request, clock), body, client);
+      if (counted.has(keys[0]!.key)) await throttle.clear(keys[0]!.key);
+      reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
+      return reply.code(201).send(enrolled);
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'invalid_credentials') await throttle.fail(keys);
       throw error;
     }
   });

@@ -26,8 +26,39 @@ export type Role = 'owner' | 'manager' | 'viewer';
 export interface MembershipsTable {
   account_id: string;
   user_id: string;
-  role: Role;
+  /** The role on the whole account; null when the person holds roles only on groups or organizations. */
+  role: Role | null;
   created_at: Date;
+}
+
+export type ScopedRole = Exclude<Role, 'owner'>;
+
+/** A role on one group of organizations or on one organization (exactly one of the two ids). */
+export interface RoleGrantsTable {
+  account_id: string;
+  id: string;
+  user_id: string;
+  role: ScopedRole;
+  group_id: string | null;
+  organization_id: string | null;
+  created_at: Date;
+}
+
+export interface InvitationsTable {
+  account_id: string;
+  id: string;
+  email: string;
+  role: Role;
+  group_id: string | null;
+  organization_id: string | null;
+  token_hash: Uint8Array;
+  invited_by: string | null;
+  created_at: Date;
+  sent_at: Date;
+  expires_at: Date;
+  accepted_at: Date | null;
+  accepted_by: string | null;
+  revoked_at: Date | null;
 }
 
 export type ActorType = 'user' | 'access_key' | 'member' | 'system';
@@ -230,6 +261,8 @@ export interface DB {
   account_slots: AccountSlotsTable;
   member_slots: MemberSlotsTable;
   connection_leases: ConnectionLeasesTable;
+  role_grants: RoleGrantsTable;
+  invitations: InvitationsTable;
 }
 
 /**

@@ -7,6 +7,7 @@ const ProblemType = z.object({ code: z.string(), status: z.number(), title: z.st
 /** The `type` of every problem document resolves here, so a client can look a code up. */
 export const problemTypeRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/problems/:code', {
+    config: { access: { scope: 'public' } },
     schema: {
       tags: ['Operations'],
       operationId: 'getProblemType',

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { Account, AccountParams, CreateAccountBody, UpdateAccountBody } from '../../../shared/contracts.ts';
-import { requireAccountRole, requireUser } from '../../auth/authorize.ts';
+import { requireUser } from '../../auth/access.ts';
 import { changeContext } from '../../http/context.ts';
 import { createAccount, getAccount, updateAccount } from './accounts.ts';
 
@@ -8,6 +8,7 @@ export const accountRoutes: FastifyPluginAsyncZod = async (app) => {
   const { database, sessions, clientSessions, clock } = app.services;
 
   app.post('/accounts', {
+    config: { access: { scope: 'signedIn' } },
     schema: {
       tags: ['Accounts'],
       operationId: 'createAccount',
@@ -23,6 +24,7 @@ export const accountRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.get('/accounts/:accountId', {
+    config: { access: { scope: 'account', role: 'anyRole' } },
     schema: {
       tags: ['Accounts'],
       operationId: 'getAccount',
@@ -31,12 +33,11 @@ export const accountRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: Account },
     },
   }, async (request) => {
-    const principal = requireUser(request);
-    requireAccountRole(principal, request.params.accountId, 'viewer');
     return getAccount(database, request.params.accountId);
   });
 
   app.patch('/accounts/:accountId', {
+    config: { access: { scope: 'account', role: 'owner' } },
     schema: {
       tags: ['Accounts'],
       operationId: 'updateAccount',
@@ -46,8 +47,6 @@ export const accountRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: Account },
     },
   }, async (request) => {
-    const principal = requireUser(request);
-    requireAccountRole(principal, request.params.accountId, 'owner');
     const account = await updateAccount(database, changeContext(request, clock), request.params.accountId, request.body);
     await sessions.forgetEverywhere({ account: account.id });
     await clientSessions.forgetEverywhere({ account: account.id });

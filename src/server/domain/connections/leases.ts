@@ -146,19 +146,20 @@ export async function clientDevices(database: Database, principal: ClientPrincip
 }
 
 /** Open connections of the account, newest first, for owners and managers. */
-export async function listOpenConnections(database: Database, accountId: string, now: Date): Promise<OpenConnection[]> {
+/** `reach` limits the list to devices of the organizations the caller holds a role on. */
+export async function listOpenConnections(database: Database, accountId: string, now: Date, reach: 'all' | string[]): Promise<OpenConnection[]> {
+  if (reach !== 'all' && reach.length === 0) return [];
   return database.inTenant(accountId, async (tx) => {
-    const rows = await tx
+    let select = tx
       .selectFrom('connection_leases as l')
       .innerJoin('team_members as m', (join) => join.onRef('m.account_id', '=', 'l.account_id').onRef('m.id', '=', 'l.member_id'))
       .innerJoin('devices as d', (join) => join.onRef('d.account_id', '=', 'l.account_id').onRef('d.id', '=', 'l.device_id'))
       .select(['l.id', 'l.opened_at', 'l.expires_at', 'm.id as member_id', 'm.name as member_name', 'd.id as device_id', 'd.name as device_name', 'd.organization_id'])
       .where('l.account_id', '=', accountId)
       .where('l.closed_at', 'is', null)
-      .where('l.expires_at', '>', now)
-      .orderBy('l.opened_at', 'desc')
-      .limit(1000)
-      .execute();
+      .where('l.expires_at', '>', now);
+    if (reach !== 'all') select = select.where('d.organization_id', 'in', reach);
+    const rows = await select.orderBy('l.opened_at', 'desc').limit(1000).execute();
     return rows.map((r) => ({
       leaseId: r.id,
       member: { id: r.member_id, name: r.member_name },

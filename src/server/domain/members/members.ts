@@ -114,40 +114,53 @@ export async function teamOverview(database: Database, accountId: string, now: D
   });
 }
 
-/** Adds a member and its first login token; the member limit of the plan holds under concurrency. */
-export async function addMember(database: Database, sealer: Sealer, context: ChangeContext, accountId: string, body: CreateTeamMemberBody): Promise<AddedTeamMember> {
-  return database.inTenant(accountId, async (tx) => {
-    // the account row lock serializes concurrent additions, so the count below stays true
-    const plan = await accountPlan(tx, accountId, true);
-    assertWithinAllowance(body.connectionLimit, plan);
-    const { n } = await tx
-      .selectFrom('team_members')
-      .select(sql<number>`count(*)::int`.as('n'))
-      .where('account_id', '=', accountId)
-      .executeTakeFirstOrThrow();
-    if (n >= plan.memberLimit) {
-      throw conflict(`The ${plan.name} plan allows ${plan.memberLimit} team members; remove one before adding another.`);
-    }
-    const row: MemberRow = {
-      account_id: accountId,
-      id: uuidv7(),
-      name: body.name,
-      connection_limit: body.connectionLimit ?? null,
-      credentials_email: null,
-      credentials_password: null,
-      created_at: context.now,
-      updated_at: context.now,
-    };
-    await tx.insertInto('team_members').values(row).execute();
-    await recordAccountChange(tx, context, {
-      accountId,
-      action: 'member.created',
-      target: { type: 'member', id: row.id },
-      after: audited(toTeamMember(row, 0)),
-    });
-    const firstToken = await issueLoginToken(tx, sealer, context, { accountId, memberId: row.id }, { label: 'First token' });
-    return { member: toTeamMember(row, 1), firstToken };
+/**
+ * Adds a member and its first login token inside the caller's transaction; the member limit of the
+ * plan holds under concurrency. Credentials, when given, arrive already hashed; a clash of their
+ * email with another member's fails on the unique index (SQLSTATE 23505) for the caller to name.
+ */
+export async function insertMember(
+  tx: Tx,
+  sealer: Sealer,
+  context: ChangeContext,
+  accountId: string,
+  body: CreateTeamMemberBody,
+  credentials?: { email: string; passwordHash: string },
+): Promise<AddedTeamMember> {
+  // the account row lock serializes concurrent additions, so the count below stays true
+  const plan = await accountPlan(tx, accountId, true);
+  assertWithinAllowance(body.connectionLimit, plan);
+  const { n } = await tx
+    .selectFrom('team_members')
+    .select(sql<number>`count(*)::int`.as('n'))
+    .where('account_id', '=', accountId)
+    .executeTakeFirstOrThrow();
+  if (n >= plan.memberLimit) {
+    throw conflict(`The ${plan.name} plan allows ${plan.memberLimit} team members; remove one before adding another.`);
+  }
+  const row: MemberRow = {
+    account_id: accountId,
+    id: uuidv7(),
+    name: body.name,
+    connection_limit: body.connectionLimit ?? null,
+    credentials_email: credentials?.email ?? null,
+    credentials_password: credentials?.passwordHash ?? null,
+    created_at: context.now,
+    updated_at: context.now,
+  };
+  await tx.insertInto('team_members').values(row).execute();
+  await recordAccountChange(tx, context, {
+    accountId,
+    action: 'member.created',
+    target: { type: 'member', id: row.id },
+    after: audited(toTeamMember(row, 0)),
   });
+  const firstToken = await issueLoginToken(tx, sealer, context, { accountId, memberId: row.id }, { label: 'First token' });
+  return { member: toTeamMember(row, 1), firstToken };
+}
+
+export async function addMember(database: Database, sealer: Sealer, context: ChangeContext, accountId: string, body: CreateTeamMemberBody): Promise<AddedTeamMember> {
+  return database.inTenant(accountId, (tx) => insertMember(tx, sealer, context, accountId, body));
 }
 
 export async function updateMember(

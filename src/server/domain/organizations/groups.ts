@@ -54,9 +54,13 @@ async function assertOrganizationsExist(tx: Tx, accountId: string, ids: string[]
   if (missing >= 0) throw fieldError(`${field}.${missing}`, 'not_found', 'No such organization in this account');
 }
 
-export async function listGroups(database: Database, accountId: string): Promise<OrganizationGroup[]> {
+/** `visible` limits the list to the groups the caller holds a role on ('all' with an account-wide role). */
+export async function listGroups(database: Database, accountId: string, visible: 'all' | string[]): Promise<OrganizationGroup[]> {
+  if (visible !== 'all' && visible.length === 0) return [];
   return database.inTenant(accountId, async (tx) => {
-    const rows = await groupsQuery(tx, accountId).orderBy('g.name_key').orderBy('g.id').execute();
+    let select = groupsQuery(tx, accountId);
+    if (visible !== 'all') select = select.where('g.id', 'in', visible);
+    const rows = await select.orderBy('g.name_key').orderBy('g.id').execute();
     return (rows as GroupRow[]).map(toGroup);
   });
 }

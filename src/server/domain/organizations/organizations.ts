@@ -62,10 +62,13 @@ export async function findOrganization(tx: Tx, accountId: string, organizationId
   return toOrganization(row as OrganizationRow);
 }
 
-export async function listOrganizations(database: Database, accountId: string, query: PageQuery): Promise<OrganizationPage> {
+/** `reach` limits the list to the organizations the caller holds a role on ('all' with an account-wide role). */
+export async function listOrganizations(database: Database, accountId: string, query: PageQuery, reach: 'all' | string[]): Promise<OrganizationPage> {
   const after = afterNameCursor(query.cursor, 'o');
+  if (reach !== 'all' && reach.length === 0) return { items: [], nextCursor: null };
   return database.inTenant(accountId, async (tx) => {
     let select = organizationsQuery(tx, accountId);
+    if (reach !== 'all') select = select.where('o.id', 'in', reach);
     if (query.q) select = select.where(sql<boolean>`o.name ilike ${containsPattern(query.q)}`);
     if (after) select = select.where(after);
     const rows = (await select.orderBy('o.name_key').orderBy('o.id').limit(query.limit + 1).execute()) as OrganizationRow[];

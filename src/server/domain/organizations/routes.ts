@@ -18,7 +18,7 @@ import {
   UpdateGroupBody,
   UpdateOrganizationBody,
 } from '../../../shared/organizations.ts';
-import { requireAccountRole, requireUser } from '../../auth/authorize.ts';
+import { accessOf, reachableOrganizations, requireOrganizationRole, requireUser, roleOn, visibleGroups } from '../../auth/access.ts';
 import { changeContext } from '../../http/context.ts';
 import { addToGroup, createGroup, deleteGroup, listGroups, removeFromGroup, updateGroup } from './groups.ts';
 import {
@@ -38,36 +38,37 @@ export const organizationRoutes: FastifyPluginAsyncZod = async (app) => {
   const { database, clock } = app.services;
 
   app.get('/accounts/:accountId/organizations', {
+    config: { access: { scope: 'account', role: 'anyRole' } },
     schema: { tags, operationId: 'listOrganizations', summary: 'Organizations of the account, by name, a page at a time', params: AccountParams, querystring: PageQuery, response: { 200: OrganizationPage } },
   }, async (request) => {
-    requireAccountRole(requireUser(request), request.params.accountId, 'viewer');
-    return listOrganizations(database, request.params.accountId, request.query);
+    return listOrganizations(database, request.params.accountId, request.query, reachableOrganizations(accessOf(request)));
   });
 
   app.post('/accounts/:accountId/organizations', {
+    config: { access: { scope: 'account', role: 'manager' } },
     schema: { tags, operationId: 'createOrganization', summary: "Create an organization (within the plan's organization limit)", params: AccountParams, body: CreateOrganizationBody, response: { 201: Organization } },
   }, async (request, reply) => {
-    requireAccountRole(requireUser(request), request.params.accountId, 'owner');
     return reply.code(201).send(await createOrganization(database, changeContext(request, clock), request.params.accountId, request.body));
   });
 
   app.get('/accounts/:accountId/organizations/:organizationId', {
+    config: { access: { scope: 'organization', role: 'viewer', of: 'organization' } },
     schema: { tags, operationId: 'getOrganization', summary: 'One organization', params: OrganizationParams, response: { 200: Organization } },
   }, async (request) => {
     const { accountId, organizationId } = request.params;
-    requireAccountRole(requireUser(request), accountId, 'viewer');
     return database.inTenant(accountId, (tx) => findOrganization(tx, accountId, organizationId));
   });
 
   app.patch('/accounts/:accountId/organizations/:organizationId', {
+    config: { access: { scope: 'organization', role: 'manager', of: 'organization' } },
     schema: { tags, operationId: 'updateOrganization', summary: 'Rename or describe an organization', params: OrganizationParams, body: UpdateOrganizationBody, response: { 200: Organization } },
   }, async (request) => {
     const { accountId, organizationId } = request.params;
-    requireAccountRole(requireUser(request), accountId, 'owner');
     return updateOrganization(database, changeContext(request, clock), accountId, organizationId, request.body);
   });
 
   app.delete('/accounts/:accountId/organizations/:organizationId', {
+    config: { access: { scope: 'account', role: 'manager' } },
     schema: {
       tags,
       operationId: 'deleteOrganization',
@@ -78,70 +79,72 @@ export const organizationRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request, reply) => {
     const { accountId, organizationId } = request.params;
-    requireAccountRole(requireUser(request), accountId, 'owner');
     await deleteOrganization(database, changeContext(request, clock), accountId, organizationId, request.query.cascade);
     return reply.code(204).send(null);
   });
 
   app.get('/accounts/:accountId/selected-organization', {
+    config: { access: { scope: 'account', role: 'anyRole' } },
     schema: { tags, operationId: 'getSelectedOrganization', summary: 'The organization the caller works in, in this account', params: AccountParams, response: { 200: SelectedOrganization } },
   }, async (request) => {
     const principal = requireUser(request);
-    requireAccountRole(principal, request.params.accountId, 'viewer');
-    return { organizationId: await selectedOrganization(database, request.params.accountId, principal.user.id) };
+    const selected = await selectedOrganization(database, request.params.accountId, principal.user.id);
+    // a selection the person no longer reaches (a role was taken away) counts as none
+    return { organizationId: selected && roleOn(accessOf(request), selected) ? selected : null };
   });
 
   app.put('/accounts/:accountId/selected-organization', {
+    config: { access: { scope: 'account', role: 'anyRole' } },
     schema: { tags, operationId: 'setSelectedOrganization', summary: '"Set Organization": the organization to work in, kept for the caller in this account', params: AccountParams, body: SelectOrganizationBody, response: { 200: SelectedOrganization } },
   }, async (request) => {
     const principal = requireUser(request);
-    requireAccountRole(principal, request.params.accountId, 'viewer');
+    requireOrganizationRole(accessOf(request), request.body.organizationId, 'viewer');
     await selectOrganization(database, changeContext(request, clock), request.params.accountId, principal.user.id, request.body.organizationId);
     return { organizationId: request.body.organizationId };
   });
 
   app.get('/accounts/:accountId/groups', {
+    config: { access: { scope: 'account', role: 'anyRole' } },
     schema: { tags: ['Groups'], operationId: 'listGroups', summary: 'Groups of organizations', params: AccountParams, response: { 200: OrganizationGroupList } },
   }, async (request) => {
-    requireAccountRole(requireUser(request), request.params.accountId, 'viewer');
-    return { items: await listGroups(database, request.params.accountId) };
+    return { items: await listGroups(database, request.params.accountId, visibleGroups(accessOf(request))) };
   });
 
   app.post('/accounts/:accountId/groups', {
+    config: { access: { scope: 'account', role: 'owner' } },
     schema: { tags: ['Groups'], operationId: 'createGroup', summary: 'Create a group, optionally with organizations', params: AccountParams, body: CreateGroupBody, response: { 201: OrganizationGroup } },
   }, async (request, reply) => {
-    requireAccountRole(requireUser(request), request.params.accountId, 'owner');
     return reply.code(201).send(await createGroup(database, changeContext(request, clock), request.params.accountId, request.body));
   });
 
   app.patch('/accounts/:accountId/groups/:groupId', {
+    config: { access: { scope: 'account', role: 'owner' } },
     schema: { tags: ['Groups'], operationId: 'updateGroup', summary: 'Rename or describe a group', params: GroupParams, body: UpdateGroupBody, response: { 200: OrganizationGroup } },
   }, async (request) => {
-    requireAccountRole(requireUser(request), request.params.accountId, 'owner');
     return updateGroup(database, changeContext(request, clock), request.params.accountId, request.params.groupId, request.body);
   });
 
   app.delete('/accounts/:accountId/groups/:groupId', {
+    config: { access: { scope: 'account', role: 'owner' } },
     schema: { tags: ['Groups'], operationId: 'deleteGroup', summary: 'Delete a group (its organizations stay)', params: GroupParams, response: noContent },
   }, async (request, reply) => {
-    requireAccountRole(requireUser(request), request.params.accountId, 'owner');
     await deleteGroup(database, changeContext(request, clock), request.params.accountId, request.params.groupId);
     return reply.code(204).send(null);
   });
 
   app.put('/accounts/:accountId/groups/:groupId/organizations/:organizationId', {
+    config: { access: { scope: 'account', role: 'owner' } },
     schema: { tags: ['Groups'], operationId: 'addOrganizationToGroup', summary: 'Put an organization in a group', params: GroupOrganizationParams, response: { 200: OrganizationGroup } },
   }, async (request) => {
     const { accountId, groupId, organizationId } = request.params;
-    requireAccountRole(requireUser(request), accountId, 'owner');
     return addToGroup(database, changeContext(request, clock), accountId, groupId, organizationId);
   });
 
   app.delete('/accounts/:accountId/groups/:groupId/organizations/:organizationId', {
+    config: { access: { scope: 'account', role: 'owner' } },
     schema: { tags: ['Groups'], operationId: 'removeOrganizationFromGroup', summary: 'Take an organization out of a group', params: GroupOrganizationParams, response: { 200: OrganizationGroup } },
   }, async (request) => {
     const { accountId, groupId, organizationId } = request.params;
-    requireAccountRole(requireUser(request), accountId, 'owner');
     return removeFromGroup(database, changeContext(request, clock), accountId, groupId, organizationId);
   });
 };
