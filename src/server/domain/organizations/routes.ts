@@ -35,7 +35,10 @@ const tags = ['Organizations'];
 const noContent = { 204: z.null().describe('Done') };
 
 export const organizationRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { database, clock } = app.services;
+  const { database, clock, sessions } = app.services;
+  // Sessions cache each person's reach (groups expanded to organizations) and the scope names
+  // shown with their roles: a change to either drops the account's cached sessions on every node.
+  const reachChanged = (accountId: string) => sessions.forgetEverywhere({ account: accountId });
 
   app.get('/accounts/:accountId/organizations', {
     config: { access: { scope: 'account', role: 'anyRole' } },
@@ -64,7 +67,9 @@ export const organizationRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: { tags, operationId: 'updateOrganization', summary: 'Rename or describe an organization', params: OrganizationParams, body: UpdateOrganizationBody, response: { 200: Organization } },
   }, async (request) => {
     const { accountId, organizationId } = request.params;
-    return updateOrganization(database, changeContext(request, clock), accountId, organizationId, request.body);
+    const organization = await updateOrganization(database, changeContext(request, clock), accountId, organizationId, request.body);
+    await reachChanged(accountId);
+    return organization;
   });
 
   app.delete('/accounts/:accountId/organizations/:organizationId', {
@@ -80,6 +85,7 @@ export const organizationRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request, reply) => {
     const { accountId, organizationId } = request.params;
     await deleteOrganization(database, changeContext(request, clock), accountId, organizationId, request.query.cascade);
+    await reachChanged(accountId);
     return reply.code(204).send(null);
   });
 
@@ -121,7 +127,9 @@ export const organizationRoutes: FastifyPluginAsyncZod = async (app) => {
     config: { access: { scope: 'account', role: 'owner' } },
     schema: { tags: ['Groups'], operationId: 'updateGroup', summary: 'Rename or describe a group', params: GroupParams, body: UpdateGroupBody, response: { 200: OrganizationGroup } },
   }, async (request) => {
-    return updateGroup(database, changeContext(request, clock), request.params.accountId, request.params.groupId, request.body);
+    const group = await updateGroup(database, changeContext(request, clock), request.params.accountId, request.params.groupId, request.body);
+    await reachChanged(request.params.accountId);
+    return group;
   });
 
   app.delete('/accounts/:accountId/groups/:groupId', {
@@ -129,6 +137,7 @@ export const organizationRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: { tags: ['Groups'], operationId: 'deleteGroup', summary: 'Delete a group (its organizations stay)', params: GroupParams, response: noContent },
   }, async (request, reply) => {
     await deleteGroup(database, changeContext(request, clock), request.params.accountId, request.params.groupId);
+    await reachChanged(request.params.accountId);
     return reply.code(204).send(null);
   });
 
@@ -137,7 +146,9 @@ export const organizationRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: { tags: ['Groups'], operationId: 'addOrganizationToGroup', summary: 'Put an organization in a group', params: GroupOrganizationParams, response: { 200: OrganizationGroup } },
   }, async (request) => {
     const { accountId, groupId, organizationId } = request.params;
-    return addToGroup(database, changeContext(request, clock), accountId, groupId, organizationId);
+    const group = await addToGroup(database, changeContext(request, clock), accountId, groupId, organizationId);
+    await reachChanged(accountId);
+    return group;
   });
 
   app.delete('/accounts/:accountId/groups/:groupId/organizations/:organizationId', {
@@ -145,6 +156,8 @@ export const organizationRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: { tags: ['Groups'], operationId: 'removeOrganizationFromGroup', summary: 'Take an organization out of a group', params: GroupOrganizationParams, response: { 200: OrganizationGroup } },
   }, async (request) => {
     const { accountId, groupId, organizationId } = request.params;
-    return removeFromGroup(database, changeContext(request, clock), accountId, groupId, organizationId);
+    const group = await removeFromGroup(database, changeContext(request, clock), accountId, groupId, organizationId);
+    await reachChanged(accountId);
+    return group;
   });
 };
