@@ -1,0 +1,624 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { TesseraDesktopClient } from '../../src/client/desktop.ts';
+import type { TesseraClient } from '../../src/client/sdk.ts';
+import { LOGIN_TOKEN_GRANT } from '../../src/shared/client-api.ts';
+import { PROBLEM_TYPE_BASE } from '../../src/shared/problems.ts';
+import { injectFetch, registerPerson, startTestApp, STRONG_PASSWORD, uniqueEmail, type TestApp } from '../support/app.ts';
+import { BACKENDS } from '../support/databases.ts';
+import { SmtpInbox } from '../support/smtp.ts';
+
+/**
+ * docs/permissions.md, executed: every operation of the OpenAPI document has a row, and every
+ * operation is called as every principal of the table with a valid request, expecting the cell.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// The matrix, parsed from the document
+
+const PRINCIPALS = [
+  'owner',
+  'account manager',
+  'account viewer',
+  'group manager',
+  'group viewer',
+  'org manager',
+  'org viewer',
+  'other-org manager',
+  'outsider',
+] as const;
+type PrincipalName = (typeof PRINCIPALS)[number];
+
+const CELLS = ['✓', '403', '404', '401', 'public', 'signed in', 'client token'] as const;
+type Cell = (typeof CELLS)[number];
+
+interface Row {
+  operationId: string;
+  /** "METHOD /path" as the OpenAPI document spells it. */
+  request: string;
+  cells: Record<PrincipalName, Cell>;
+}
+
+const MATRIX_FILE = new URL('../../docs/permissions.md', import.meta.url);
+
+function parseMatrix(markdown: string): Row[] {
+  const lines = markdown.split('\n');
+  const split = (line: string) => line.trim().replace(/^\|/, '').replace(/\|$/, '').split('|').map((c) => c.trim().replace(/^`(.*)`$/, '$1'));
+  const headerAt = lines.findIndex((line) => line.startsWith('|') && split(line)[0] === 'Operation');
+  assert.ok(headerAt >= 0, 'docs/permissions.md has a table whose first column is "Operation"');
+  const header = split(lines[headerAt]!);
+  const column = (name: string) => {
+    const at = header.indexOf(name);
+    assert.ok(at >= 0, `the permission table has a column "${name}"`);
+    return at;
+  };
+  const operationAt = 0;
+  const requestAt = column('Request');
+  const principalAt = Object.fromEntries(PRINCIPALS.map((p) => [p, column(p)])) as Record<PrincipalName, number>;
+  const rows: Row[] = [];
+  for (const line of lines.slice(headerAt + 2)) {
+    if (!line.startsWith('|')) break;
+    const cells = split(line);
+    const operationId = cells[operationAt]!;
+    const row: Row = { operationId, request: cells[requestAt]!, cells: {} as Record<PrincipalName, Cell> };
+    for (const p of PRINCIPALS) {
+      const value = cells[principalAt[p]] as Cell;
+      assert.ok(CELLS.includes(value), `${operationId} / ${p}: "${value}" is not one of ${CELLS.join(', ')}`);
+      row.cells[p] = value;
+    }
+    assert.ok(!rows.some((r) => r.operationId === operationId), `${operationId} has one row only`);
+    rows.push(row);
+  }
+  assert.ok(rows.length > 0, 'the permission table has rows');
+  return rows;
+}
+
+const ROWS = parseMatrix(readFileSync(MATRIX_FILE, 'utf8'));
+
+// ---------------------------------------------------------------------------------------------
+// HTTP: each principal is a cookie jar of its own, talking to the app in-process
+
+interface Answer {
+  status: number;
+  contentType: string;
+  body: any;
+}
+
+let addressCounter = 0;
+/** A client address of its own, so per-address throttles never couple two callers. */
+function nextAddress(): string {
+  addressCounter += 1;
+  return `10.${(addressCounter >> 16) & 255}.${(addressCounter >> 8) & 255}.${addressCounter & 255}`;
+}
+
+class Caller {
+  readonly #t: TestApp;
+  readonly address: string;
+  readonly #cookies = new Map<string, string>();
+  #csrf: string | null = null;
+
+  constructor(t: TestApp, address = nextAddress()) {
+    this.#t = t;
+    this.address = address;
+  }
+
+  /**
+   * One request. Cookies the answer sets are kept only with `keepCookies` (sign-in), so a call
+   * that starts another session (register) leaves this caller's own session in place.
+   */
+  async call(
+    method: string,
+    url: string,
+    options: { json?: unknown; form?: Record<string, string>; bearer?: string; keepCookies?: boolean } = {},
+  ): Promise<Answer> {
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'tessera-permissions/1' };
+    let payload: string | undefined;
+    if (options.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(options.json);
+    } else if (options.form) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      payload = new URLSearchParams(options.form).toString();
+    }
+    if (method !== 'GET' && url.startsWith('/api/v1/')) {
+      if (this.#csrf === null) await this.refreshCsrf();
+      headers['x-csrf-token'] = this.#csrf!;
+    }
+    if (options.bearer) headers.authorization = `Bearer ${options.bearer}`;
+    if (this.#cookies.size > 0) headers.cookie = [...this.#cookies].map(([n, v]) => `${n}=${v}`).join('; ');
+    const response = await this.#t.app.inject({ method: method as 'GET', url, headers, payload, remoteAddress: this.address });
+    if (options.keepCookies) this.#store(response.cookies);
+    const text = response.body;
+    return { status: response.statusCode, contentType: String(response.headers['content-type'] ?? ''), body: text ? JSON.parse(text) : null };
+  }
+
+  async refreshCsrf(): Promise<void> {
+    const answer = await this.call('GET', '/api/v1/auth/csrf', { keepCookies: true });
+    assert.equal(answer.status, 200);
+    this.#csrf = answer.body.csrfToken;
+  }
+
+  async signIn(email: string, password = STRONG_PASSWORD): Promise<this> {
+    const answer = await this.call('POST', '/api/v1/auth/sign-in', { json: { email, password }, keepCookies: true });
+    assert.equal(answer.status, 200, `sign-in of ${email}: ${JSON.stringify(answer.body)}`);
+    this.#csrf = answer.body.csrfToken;
+    return this;
+  }
+
+  #store(cookies: Array<{ name: string; value: string; maxAge?: number; expires?: Date }>): void {
+    for (const c of cookies) {
+      const expired = c.value === '' || c.maxAge === 0 || (c.expires !== undefined && c.expires.getTime() < Date.now());
+      if (expired) this.#cookies.delete(c.name);
+      else this.#cookies.set(c.name, c.value);
+    }
+  }
+}
+
+/** Who calls: a principal of the table, or nobody signed in. */
+interface Who {
+  label: PrincipalName | 'anonymous';
+  caller: Caller;
+  email: string | null;
+  userId: string | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The world the principals live in
+
+interface World {
+  t: TestApp;
+  owner: TesseraClient;
+  accountId: string;
+  ownerUserId: string;
+  orgA: string;
+  orgB: string;
+  orgC: string;
+  groupG: string;
+  /** A device in A that the matrix reads, edits and (when refused) tries to delete. */
+  deviceA: string;
+  /** Team member whose desktop session supplies the bearer token, and who holds the open leases. */
+  desk: TesseraDesktopClient;
+  deskMemberId: string;
+  /** Team member the member operations act on. */
+  victimMemberId: string;
+  victimTokenId: string;
+  /** A login token of the victim that refused revocations aim at. */
+  spareTokenId: string;
+  /** Open connections to a device in A and a device in B. */
+  leaseA: string;
+  leaseB: string;
+  /** A user of the account (viewer) that role changes and refused removals aim at. */
+  spareUserId: string;
+  spareUserEmail: string;
+  /** A pending invitation of the account. */
+  invitationId: string;
+  /** Another account whose owner invites the principals (acceptInvitation) and whose link is looked up. */
+  host: TesseraClient;
+  hostAccountId: string;
+  lookupToken: string;
+  who: Record<PrincipalName, Who>;
+}
+
+let sequence = 0;
+const next = (label: string) => `${label} ${++sequence}`;
+
+async function buildWorld(t: TestApp): Promise<World> {
+  const owner = await registerPerson(t, { companyName: 'Matrix Holdings', ip: nextAddress() });
+  const sdk = owner.client;
+  const accountId = owner.account.id;
+  const orgA = (await sdk.createOrganization(accountId, { name: 'A' })).id;
+  const orgB = (await sdk.createOrganization(accountId, { name: 'B' })).id;
+  const orgC = (await sdk.createOrganization(accountId, { name: 'C' })).id;
+  const groupG = (await sdk.createGroup(accountId, { name: 'G', organizationIds: [orgA, orgC] })).id;
+  const deviceA = (await sdk.createDevice(accountId, orgA, { name: 'Reader', kind: 'usb', identifier: 'A-READER' })).id;
+  const leasedA = (await sdk.createDevice(accountId, orgA, { name: 'Leased A', kind: 'usb', identifier: 'A-LEASED' })).id;
+  const leasedB = (await sdk.createDevice(accountId, orgB, { name: 'Leased B', kind: 'usb', identifier: 'B-LEASED' })).id;
+
+  const scoped: Array<[PrincipalName, { role: 'manager' | 'viewer'; groupId?: string; organizationId?: string }]> = [
+    ['account manager', { role: 'manager' }],
+    ['account viewer', { role: 'viewer' }],
+    ['group manager', { role: 'manager', groupId: groupG }],
+    ['group viewer', { role: 'viewer', groupId: groupG }],
+    ['org manager', { role: 'manager', organizationId: orgA }],
+    ['org viewer', { role: 'viewer', organizationId: orgA }],
+    ['other-org manager', { role: 'manager', organizationId: orgB }],
+  ];
+  const who = {} as Record<PrincipalName, Who>;
+  who.owner = { label: 'owner', caller: await new Caller(t).signIn(owner.email), email: owner.email, userId: owner.user.id };
+  for (const [label, scope] of scoped) {
+    const email = uniqueEmail(label.replaceAll(' ', '-'));
+    const added = await sdk.addAccountUser(accountId, { name: `The ${label}`, email, password: STRONG_PASSWORD, ...scope });
+    who[label] = { label, caller: await new Caller(t).signIn(email), email, userId: added.user.id };
+  }
+  const outsider = await registerPerson(t, { companyName: 'Elsewhere Ltd', ip: nextAddress() });
+  who.outsider = { label: 'outsider', caller: await new Caller(t).signIn(outsider.email), email: outsider.email, userId: outsider.user.id };
+
+  const deskMember = await sdk.addTeamMember(accountId, { name: 'Front desk' });
+  const desk = new TesseraDesktopClient({ baseUrl: 'http://tessera.test', fetch: injectFetch(t.app) });
+  await desk.signInWithLoginToken(deskMember.firstToken.secret);
+  const leaseA = (await desk.connect(leasedA)).leaseId;
+  const leaseB = (await desk.connect(leasedB)).leaseId;
+  const victim = await sdk.addTeamMember(accountId, { name: 'Back office' });
+  const spareToken = await sdk.createLoginToken(accountId, victim.member.id, { label: 'Spare' });
+
+  const spareUserEmail = uniqueEmail('spare');
+  const spareUser = await sdk.addAccountUser(accountId, { name: 'Spare User', email: spareUserEmail, password: STRONG_PASSWORD, role: 'viewer' });
+  const invitation = await sdk.createInvitation(accountId, { email: uniqueEmail('pending'), role: 'viewer' });
+
+  const host = await registerPerson(t, { name: 'Hostess', companyName: 'Host Co', ip: nextAddress() });
+  const lookupEmail = uniqueEmail('lookup');
+  await host.client.createInvitation(host.account.id, { email: lookupEmail, role: 'viewer' });
+  const lookupToken = SmtpInbox.linkToken(await t.inbox.waitFor(lookupEmail, /invites you/));
+
+  return {
+    t,
+    owner: sdk,
+    accountId,
+    ownerUserId: owner.user.id,
+    orgA,
+    orgB,
+    orgC,
+    groupG,
+    deviceA,
+    desk,
+    deskMemberId: deskMember.member.id,
+    victimMemberId: victim.member.id,
+    victimTokenId: victim.firstToken.token.id,
+    spareTokenId: spareToken.token.id,
+    leaseA,
+    leaseB,
+    spareUserId: spareUser.user.id,
+    spareUserEmail,
+    invitationId: invitation.id,
+    host: host.client,
+    hostAccountId: host.account.id,
+    lookupToken,
+    who,
+  };
+}
+
+/** A person who just registered (signed out), with the emailed verification link's token. */
+async function freshPerson(w: World): Promise<{ email: string; verifyToken: string }> {
+  const email = uniqueEmail('fresh');
+  await w.t.client({ ip: nextAddress() }).register({ name: 'Fresh Person', email, password: STRONG_PASSWORD, companyName: 'Fresh Ltd', country: 'GB' });
+  const verifyToken = SmtpInbox.linkToken(await w.t.inbox.waitFor(email, /Confirm your email/));
+  return { email, verifyToken };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One valid request per operation. `allowed` says whether the cell expects success: destructive
+// and consuming operations then get a fresh target, while refused calls aim at the shared ones
+// (a refusal changes nothing, and one that wrongly succeeds fails its own cell first).
+
+type Runner = (w: World, who: Who, allowed: boolean) => Promise<Answer>;
+
+function accountUrl(w: World, rest = ''): string {
+  return `/api/v1/accounts/${w.accountId}${rest}`;
+}
+
+/** A desktop session of the desk member on a fresh device of A, with an open lease. */
+async function freshLease(w: World): Promise<string> {
+  const device = await w.owner.createDevice(w.accountId, w.orgA, { name: next('Leased'), kind: 'usb', identifier: next('L') });
+  return (await w.desk.connect(device.id)).leaseId;
+}
+
+/** A fresh login token of the desk member, exchanged for a token pair. */
+async function freshTokenPair(w: World): Promise<{ access_token: string; refresh_token: string }> {
+  const issued = await w.owner.createLoginToken(w.accountId, w.deskMemberId, { label: next('Pair') });
+  const client = new TesseraDesktopClient({ baseUrl: 'http://tessera.test', fetch: injectFetch(w.t.app) });
+  return client.signInWithLoginToken(issued.secret);
+}
+
+function bearerOf(w: World): string {
+  return w.desk.tokens!.access_token;
+}
+
+const RUNNERS: Record<string, Runner> = {
+  getProblemType: (_w, who) => who.caller.call('GET', '/api/v1/problems/not_found'),
+  getCsrfToken: (_w, who) => who.caller.call('GET', '/api/v1/auth/csrf'),
+  register: (_w, who) =>
+    who.caller.call('POST', '/api/v1/auth/register', {
+      json: { name: 'New Person', email: uniqueEmail('register'), password: STRONG_PASSWORD, companyName: 'New Ltd', country: 'GB' },
+    }),
+  // signing in ends the session the browser had: use a throwaway session of the same person
+  signIn: async (w, who) => {
+    const email = who.email ?? w.spareUserEmail;
+    const throwaway = who.email ? await new Caller(w.t, who.caller.address).signIn(email) : new Caller(w.t);
+    return throwaway.call('POST', '/api/v1/auth/sign-in', { json: { email, password: STRONG_PASSWORD } });
+  },
+  signOut: async (w, who) => {
+    const throwaway = who.email ? await new Caller(w.t, who.caller.address).signIn(who.email) : who.caller;
+    return throwaway.call('POST', '/api/v1/auth/sign-out');
+  },
+  getMe: (_w, who) => who.caller.call('GET', '/api/v1/me'),
+  verifyEmail: async (w, who) => who.caller.call('POST', '/api/v1/auth/verify-email', { json: { token: (await freshPerson(w)).verifyToken } }),
+  resendVerificationEmail: (_w, who) => who.caller.call('POST', '/api/v1/auth/verify-email/resend'),
+  requestPasswordReset: (_w, who) => who.caller.call('POST', '/api/v1/auth/password-reset', { json: { email: who.email ?? uniqueEmail('nobody') } }),
+  // the reset ends every session of the person reset: a fresh person's, never the caller's
+  confirmPasswordReset: async (w, who) => {
+    const { email } = await freshPerson(w);
+    await w.t.client({ ip: nextAddress() }).requestPasswordReset(email);
+    const token = SmtpInbox.linkToken(await w.t.inbox.waitFor(email, /Reset your/));
+    return who.caller.call('POST', '/api/v1/auth/password-reset/confirm', { json: { token, password: 'another horse 43 battery' } });
+  },
+  createAccount: (_w, who) => who.caller.call('POST', '/api/v1/accounts', { json: { companyName: next('Second Co'), country: 'DE' } }),
+  getAccount: (w, who) => who.caller.call('GET', accountUrl(w)),
+  updateAccount: (w, who) => who.caller.call('PATCH', accountUrl(w), { json: { companyName: 'Matrix Holdings' } }),
+
+  getTeam: (w, who) => who.caller.call('GET', accountUrl(w, '/members')),
+  addTeamMember: (w, who) => who.caller.call('POST', accountUrl(w, '/members'), { json: { name: next('Added desk') } }),
+  updateTeamMember: (w, who) => who.caller.call('PATCH', accountUrl(w, `/members/${w.victimMemberId}`), { json: { name: 'Back office' } }),
+  removeTeamMember: async (w, who, allowed) => {
+    const memberId = allowed ? (await w.owner.addTeamMember(w.accountId, { name: next('Doomed desk') })).member.id : w.victimMemberId;
+    return who.caller.call('DELETE', accountUrl(w, `/members/${memberId}`));
+  },
+  setMemberCredentials: (w, who) =>
+    who.caller.call('PUT', accountUrl(w, `/members/${w.victimMemberId}/credentials`), { json: { email: uniqueEmail('desk'), password: STRONG_PASSWORD } }),
+  removeMemberCredentials: (w, who) => who.caller.call('DELETE', accountUrl(w, `/members/${w.victimMemberId}/credentials`)),
+  listLoginTokens: (w, who) => who.caller.call('GET', accountUrl(w, `/members/${w.victimMemberId}/tokens`)),
+  createLoginToken: (w, who) => who.caller.call('POST', accountUrl(w, `/members/${w.victimMemberId}/tokens`), { json: { label: next('Token') } }),
+  revealLoginToken: (w, who) => who.caller.call('GET', accountUrl(w, `/members/${w.victimMemberId}/tokens/${w.victimTokenId}/secret`)),
+  revokeLoginToken: async (w, who, allowed) => {
+    const tokenId = allowed ? (await w.owner.createLoginToken(w.accountId, w.victimMemberId, { label: next('Doomed token') })).token.id : w.spareTokenId;
+    return who.caller.call('DELETE', accountUrl(w, `/members/${w.victimMemberId}/tokens/${tokenId}`));
+  },
+
+  listOrganizations: (w, who) => who.caller.call('GET', accountUrl(w, '/organizations?limit=200')),
+  createOrganization: (w, who) => who.caller.call('POST', accountUrl(w, '/organizations'), { json: { name: next('Org') } }),
+  getOrganization: (w, who) => who.caller.call('GET', accountUrl(w, `/organizations/${w.orgA}`)),
+  updateOrganization: (w, who) => who.caller.call('PATCH', accountUrl(w, `/organizations/${w.orgA}`), { json: { description: 'Our first customer' } }),
+  // A holds devices, so deleting it would be a 409: an allowed call deletes an empty organization
+  deleteOrganization: async (w, who, allowed) => {
+    const organizationId = allowed ? (await w.owner.createOrganization(w.accountId, { name: next('Doomed org') })).id : w.orgA;
+    return who.caller.call('DELETE', accountUrl(w, `/organizations/${organizationId}`));
+  },
+  getSelectedOrganization: (w, who) => who.caller.call('GET', accountUrl(w, '/selected-organization')),
+  setSelectedOrganization: (w, who) => who.caller.call('PUT', accountUrl(w, '/selected-organization'), { json: { organizationId: w.orgA } }),
+  listGroups: (w, who) => who.caller.call('GET', accountUrl(w, '/groups')),
+  createGroup: (w, who) => who.caller.call('POST', accountUrl(w, '/groups'), { json: { name: next('Group') } }),
+  updateGroup: (w, who) => who.caller.call('PATCH', accountUrl(w, `/groups/${w.groupG}`), { json: { description: 'A and C' } }),
+  deleteGroup: async (w, who, allowed) => {
+    const groupId = allowed ? (await w.owner.createGroup(w.accountId, { name: next('Doomed group') })).id : w.groupG;
+    return who.caller.call('DELETE', accountUrl(w, `/groups/${groupId}`));
+  },
+  // refused calls aim at (G, A): already a member, so even a wrong success would change nothing
+  addOrganizationToGroup: async (w, who, allowed) => {
+    const groupId = allowed ? (await w.owner.createGroup(w.accountId, { name: next('Growing group') })).id : w.groupG;
+    return who.caller.call('PUT', accountUrl(w, `/groups/${groupId}/organizations/${w.orgA}`));
+  },
+  removeOrganizationFromGroup: async (w, who, allowed) => {
+    const groupId = allowed ? (await w.owner.createGroup(w.accountId, { name: next('Shrinking group'), organizationIds: [w.orgA] })).id : w.groupG;
+    return who.caller.call('DELETE', accountUrl(w, `/groups/${groupId}/organizations/${w.orgA}`));
+  },
+
+  listDevices: (w, who) => who.caller.call('GET', accountUrl(w, `/organizations/${w.orgA}/devices`)),
+  createDevice: (w, who) =>
+    who.caller.call('POST', accountUrl(w, `/organizations/${w.orgA}/devices`), { json: { name: next('Device'), kind: 'usb', identifier: next('SN') } }),
+  getDevice: (w, who) => who.caller.call('GET', accountUrl(w, `/devices/${w.deviceA}`)),
+  updateDevice: (w, who) => who.caller.call('PATCH', accountUrl(w, `/devices/${w.deviceA}`), { json: { notes: 'On the second shelf' } }),
+  deleteDevice: async (w, who, allowed) => {
+    const deviceId = allowed ? (await w.owner.createDevice(w.accountId, w.orgA, { name: next('Doomed device'), kind: 'usb', identifier: next('X') })).id : w.deviceA;
+    return who.caller.call('DELETE', accountUrl(w, `/devices/${deviceId}`));
+  },
+  listOpenConnections: (w, who) => who.caller.call('GET', accountUrl(w, '/connections')),
+  closeConnection: async (w, who, allowed) => {
+    const leaseId = allowed ? await freshLease(w) : w.leaseA;
+    return who.caller.call('DELETE', accountUrl(w, `/connections/${leaseId}`));
+  },
+
+  listAccountUsers: (w, who) => who.caller.call('GET', accountUrl(w, '/users')),
+  addAccountUser: (w, who) =>
+    who.caller.call('POST', accountUrl(w, '/users'), { json: { name: 'Added User', email: uniqueEmail('added'), password: STRONG_PASSWORD, role: 'viewer' } }),
+  setAccountUserRoles: (w, who) =>
+    who.caller.call('PUT', accountUrl(w, `/users/${w.spareUserId}/roles`), { json: { role: 'viewer', grants: [{ role: 'manager', organizationId: w.orgB }] } }),
+  removeAccountUser: async (w, who, allowed) => {
+    const userId = allowed
+      ? (await w.owner.addAccountUser(w.accountId, { name: 'Doomed User', email: uniqueEmail('doomed'), password: STRONG_PASSWORD, role: 'viewer' })).user.id
+      : w.spareUserId;
+    return who.caller.call('DELETE', accountUrl(w, `/users/${userId}`));
+  },
+  // A successful transfer leaves the owner a manager: the new owner hands ownership straight back.
+  transferOwnership: async (w, who) => {
+    const answer = await who.caller.call('POST', accountUrl(w, '/ownership'), { json: { userId: w.spareUserId } });
+    if (answer.status === 200) {
+      const spare = await new Caller(w.t).signIn(w.spareUserEmail);
+      const back = await spare.call('POST', accountUrl(w, '/ownership'), { json: { userId: who.userId } });
+      assert.equal(back.status, 200, 'ownership goes back');
+      const demoted = await w.who.owner.caller.call('PUT', accountUrl(w, `/users/${w.spareUserId}/roles`), { json: { role: 'viewer', grants: [] } });
+      assert.equal(demoted.status, 200, 'and the spare user is a viewer again');
+    }
+    return answer;
+  },
+  listInvitations: (w, who) => who.caller.call('GET', accountUrl(w, '/invitations')),
+  createInvitation: (w, who) => who.caller.call('POST', accountUrl(w, '/invitations'), { json: { email: uniqueEmail('invited'), role: 'viewer' } }),
+  resendInvitation: (w, who) => who.caller.call('POST', accountUrl(w, `/invitations/${w.invitationId}/resend`)),
+  revokeInvitation: async (w, who, allowed) => {
+    const invitationId = allowed ? (await w.owner.createInvitation(w.accountId, { email: uniqueEmail('doomed'), role: 'viewer' })).id : w.invitationId;
+    return who.caller.call('DELETE', accountUrl(w, `/invitations/${invitationId}`));
+  },
+  lookupInvitation: (w, who) => who.caller.call('POST', '/api/v1/invitations/lookup', { json: { token: w.lookupToken } }),
+  // signed in, only the invited person may accept: each principal accepts an invitation of its own
+  // (to another account, so the matrix's account keeps its users); nobody signed in signs up
+  acceptInvitation: async (w, who) => {
+    const email = who.email ?? uniqueEmail('signup');
+    await w.host.createInvitation(w.hostAccountId, { email, role: 'viewer' });
+    const token = SmtpInbox.linkToken(await w.t.inbox.waitFor(email, /invites you/));
+    const body = who.email ? { token } : { token, name: 'Signed Up', password: STRONG_PASSWORD };
+    return who.caller.call('POST', '/api/v1/invitations/accept', { json: body });
+  },
+
+  clientToken: async (w, who) => {
+    const issued = await w.owner.createLoginToken(w.accountId, w.deskMemberId, { label: next('Exchange') });
+    return who.caller.call('POST', '/client/v1/token', { form: { grant_type: LOGIN_TOKEN_GRANT, login_token: issued.secret } });
+  },
+  clientEnroll: (w, who) =>
+    who.caller.call('POST', '/client/v1/enroll', {
+      json: { email: who.email ?? uniqueEmail('nobody'), password: STRONG_PASSWORD, accountId: w.accountId, memberName: next('Enrolled PC') },
+    }),
+  clientRevoke: async (w, who) => who.caller.call('POST', '/client/v1/revoke', { form: { token: (await freshTokenPair(w)).refresh_token } }),
+  // a portal session is no credential for the client API: these calls carry only the cookie
+  clientMe: (_w, who) => who.caller.call('GET', '/client/v1/me'),
+  clientListDevices: (_w, who) => who.caller.call('GET', '/client/v1/devices'),
+  clientOpenConnection: (w, who) => who.caller.call('POST', '/client/v1/connections', { json: { deviceId: w.deviceA } }),
+  clientRenewConnection: (w, who) => who.caller.call('POST', `/client/v1/connections/${w.leaseA}/renew`),
+  clientCloseConnection: (w, who) => who.caller.call('DELETE', `/client/v1/connections/${w.leaseA}`),
+  health: (_w, who) => who.caller.call('GET', '/healthz'),
+  readiness: (_w, who) => who.caller.call('GET', '/readyz'),
+};
+
+/** The same operations with the desk member's bearer token: what `client token` admits. */
+const CLIENT_RUNNERS: Record<string, (w: World) => Promise<Answer>> = {
+  clientMe: (w) => new Caller(w.t).call('GET', '/client/v1/me', { bearer: bearerOf(w) }),
+  clientListDevices: (w) => new Caller(w.t).call('GET', '/client/v1/devices', { bearer: bearerOf(w) }),
+  clientOpenConnection: async (w) => {
+    const device = await w.owner.createDevice(w.accountId, w.orgA, { name: next('Free'), kind: 'usb', identifier: next('F') });
+    const answer = await new Caller(w.t).call('POST', '/client/v1/connections', { json: { deviceId: device.id }, bearer: bearerOf(w) });
+    if (answer.status === 201) await w.desk.disconnect(answer.body.leaseId);
+    return answer;
+  },
+  clientRenewConnection: (w) => new Caller(w.t).call('POST', `/client/v1/connections/${w.leaseA}/renew`, { bearer: bearerOf(w) }),
+  clientCloseConnection: async (w) => new Caller(w.t).call('DELETE', `/client/v1/connections/${await freshLease(w)}`, { bearer: bearerOf(w) }),
+};
+
+// ---------------------------------------------------------------------------------------------
+// Checking answers
+
+const PROBLEM_CODE: Record<number, string[]> = { 401: ['unauthenticated', 'invalid_credentials'], 403: ['forbidden'], 404: ['not_found'] };
+
+/** Why the answer does not match the expectation, or null when it does. */
+function mismatch(answer: Answer, expected: 'success' | 401 | 403 | 404): string | null {
+  const shown = `${answer.status} ${answer.body?.type ?? ''} ${answer.body?.detail ?? answer.body?.error ?? ''}`.trim();
+  if (expected === 'success') return answer.status >= 200 && answer.status < 300 ? null : `expected 2xx, got ${shown}`;
+  if (answer.status !== expected) return `expected ${expected}, got ${shown}`;
+  if (!answer.contentType.startsWith('application/problem+json')) return `expected a problem document, got ${answer.contentType}`;
+  const codes = PROBLEM_CODE[expected]!;
+  if (!codes.some((code) => answer.body?.type === `${PROBLEM_TYPE_BASE}${code}`) || answer.body?.status !== expected) {
+    return `expected a ${codes.join('/')} problem, got ${JSON.stringify(answer.body)}`;
+  }
+  return null;
+}
+
+function expectationOf(cell: Cell): 'success' | 401 | 403 | 404 {
+  switch (cell) {
+    case '✓':
+    case 'public':
+    case 'signed in':
+      return 'success';
+    case 'client token':
+    case '401':
+      return 401;
+    case '403':
+      return 403;
+    case '404':
+      return 404;
+  }
+}
+
+interface OpenApiOperation {
+  operationId: string;
+  request: string;
+}
+
+function operationsOf(document: { paths: Record<string, Record<string, { operationId?: string }>> }): OpenApiOperation[] {
+  const found: OpenApiOperation[] = [];
+  for (const [path, item] of Object.entries(document.paths)) {
+    for (const [method, operation] of Object.entries(item)) {
+      if (operation && typeof operation === 'object' && operation.operationId) found.push({ operationId: operation.operationId, request: `${method.toUpperCase()} ${path}` });
+    }
+  }
+  return found;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+for (const backend of BACKENDS) {
+  describe(`the permission matrix of docs/permissions.md holds (${backend})`, () => {
+    let t: TestApp;
+    let w: World;
+    let checked = 0;
+    const started = Date.now();
+    before(async () => {
+      t = await startTestApp(backend);
+      w = await buildWorld(t);
+    });
+    after(async () => {
+      await t?.close();
+      console.log(`# permissions (${backend}): ${checked} principal cells checked in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    });
+
+    it('has one row for every operation of the OpenAPI document, and none for operations that are gone', async () => {
+      const document = (await t.app.inject({ method: 'GET', url: '/api/v1/openapi.json' })).json();
+      const operations = operationsOf(document);
+      assert.ok(operations.length > 0);
+      const documented = new Map(ROWS.map((r) => [r.operationId, r]));
+      const missing = operations.filter((o) => !documented.has(o.operationId)).map((o) => `${o.operationId} (${o.request})`);
+      assert.deepEqual(missing, [], 'operations without a row in docs/permissions.md');
+      const existing = new Set(operations.map((o) => o.operationId));
+      assert.deepEqual(ROWS.filter((r) => !existing.has(r.operationId)).map((r) => r.operationId), [], 'rows naming no operation of the document');
+      const moved = operations.filter((o) => documented.get(o.operationId)!.request !== o.request).map((o) => `${o.operationId}: ${o.request}`);
+      assert.deepEqual(moved, [], 'rows whose Request column differs from the document');
+      assert.deepEqual(ROWS.filter((r) => !RUNNERS[r.operationId]).map((r) => r.operationId), [], 'rows this test has no request for');
+    });
+
+    it('filters the lists of organizations, groups and open connections to what the caller reaches', async () => {
+      const ids = async (p: PrincipalName, path: string) => {
+        const answer = await w.who[p].caller.call('GET', accountUrl(w, path));
+        assert.equal(answer.status, 200, `${p} lists ${path}`);
+        return new Set<string>(answer.body.items.map((item: { id?: string; leaseId?: string }) => item.id ?? item.leaseId));
+      };
+      const { orgA, orgB, orgC, groupG, leaseA, leaseB } = w;
+      for (const p of ['owner', 'account manager', 'account viewer'] as const) {
+        assert.deepEqual(await ids(p, '/organizations?limit=200'), new Set([orgA, orgB, orgC]), `${p} sees every organization`);
+        assert.deepEqual(await ids(p, '/groups'), new Set([groupG]), `${p} sees every group`);
+        assert.deepEqual(await ids(p, '/connections'), new Set([leaseA, leaseB]), `${p} sees every open connection`);
+      }
+      for (const p of ['group manager', 'group viewer'] as const) {
+        assert.deepEqual(await ids(p, '/organizations?limit=200'), new Set([orgA, orgC]), `${p} sees the organizations of G`);
+        assert.deepEqual(await ids(p, '/groups'), new Set([groupG]), `${p} sees G`);
+        assert.deepEqual(await ids(p, '/connections'), new Set([leaseA]), `${p} sees connections to devices of G's organizations`);
+      }
+      for (const p of ['org manager', 'org viewer'] as const) {
+        assert.deepEqual(await ids(p, '/organizations?limit=200'), new Set([orgA]), `${p} sees only A`);
+        assert.deepEqual(await ids(p, '/groups'), new Set(), `${p} sees no group`);
+        assert.deepEqual(await ids(p, '/connections'), new Set([leaseA]), `${p} sees only connections to A's devices`);
+      }
+      assert.deepEqual(await ids('other-org manager', '/organizations?limit=200'), new Set([orgB]), 'the other-org manager sees only B');
+      assert.deepEqual(await ids('other-org manager', '/groups'), new Set(), 'the other-org manager sees no group');
+      assert.deepEqual(await ids('other-org manager', '/connections'), new Set([leaseB]), "the other-org manager sees only B's connections");
+      // the search and the keyset pages stay inside the filter
+      const searched = await w.who['org viewer'].caller.call('GET', accountUrl(w, '/organizations?q=B'));
+      assert.deepEqual(searched.body.items, [], 'a search never reaches past the filter');
+    });
+
+    for (const row of ROWS) {
+      it(`${row.operationId}: ${PRINCIPALS.map((p) => `${p} ${row.cells[p]}`).join(', ')}`, async () => {
+        const run = RUNNERS[row.operationId];
+        assert.ok(run, `no request for ${row.operationId}`);
+        const failures: string[] = [];
+        for (const p of PRINCIPALS) {
+          const cell = row.cells[p];
+          const expected = expectationOf(cell);
+          const answer = await run(w, w.who[p], cell === '✓');
+          checked += 1;
+          const why = mismatch(answer, expected);
+          if (why) failures.push(`${p} (${cell}): ${why}`);
+        }
+        // nobody signed in: public operations answer, every other one is a 401
+        const cells = new Set(PRINCIPALS.map((p) => row.cells[p]));
+        const anonymous: Who = { label: 'anonymous', caller: new Caller(t), email: null, userId: null };
+        const anonymousExpected = cells.has('public') ? 'success' : 401;
+        const anonymousWhy = mismatch(await run(w, anonymous, cells.has('public')), anonymousExpected);
+        if (anonymousWhy) failures.push(`anonymous: ${anonymousWhy}`);
+        // the bearer token of a team member is what client-token operations admit
+        if (cells.has('client token')) {
+          const client = CLIENT_RUNNERS[row.operationId];
+          assert.ok(client, `no bearer request for ${row.operationId}`);
+          const why = mismatch(await client(w), 'success');
+          if (why) failures.push(`team member bearer token: ${why}`);
+        }
+        assert.deepEqual(failures, [], `${row.operationId} answers differ from docs/permissions.md`);
+      });
+    }
+  });
+}
