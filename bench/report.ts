@@ -81,6 +81,9 @@ export const SCENARIO = {
   reference: (backend: Backend, rows: number) =>
     `DB reference${backend === 'pglite' ? ' (PGlite in-process)' : ''}: BEGIN; SELECT … FOR UPDATE; UPDATE; COMMIT, ${rows === 1 ? '1 row' : `${count(rows)} rows`}`,
   devicePage: (page: number, devices: number) => `GET …/devices?limit=50, page ${count(page)}${page === 1 ? ` of ${count(devices)} devices` : ''}`,
+  devicesOwner: 'GET …/organizations/:o/devices, owner',
+  devicesGroupManager: 'GET …/organizations/:o/devices, manager of a group only',
+  enroll: 'POST /client/v1/enroll',
 } as const;
 
 /** Keys in BackendRun.ratios for the lease and device-list scenarios. */
@@ -92,6 +95,7 @@ export const RATIO = {
   grownRate: 'lease pairs, grown ÷ spread',
   farPageP50: 'device list p50, far page ÷ page 1',
   farPageRate: 'device list req/s, far page ÷ page 1',
+  groupManagerToOwner: 'device list req/s, group manager ÷ owner',
 } as const;
 
 /** Lease pairs should reach this share of the one-row reference transaction (PostgreSQL). */
@@ -108,6 +112,11 @@ export const PROPAGATION_AIM_MS = 100;
 
 /** Key in BackendRun.ratios: sign-in ÷ the hash rate measured with `cores` hashes in flight. */
 export const SIGN_IN_MEASURED = `${SCENARIO.signIn} ÷ measured parallel argon2`;
+/** Key in BackendRun.ratios: enrollment ÷ the hash rate measured with `cores` hashes in flight. */
+export const ENROLL_MEASURED = `${SCENARIO.enroll} ÷ measured parallel argon2`;
+
+/** The device list read through a group role should reach this share of the owner's (same run). */
+export const GROUP_MANAGER_AIM = 0.9;
 
 const mib = (bytes: number) => (Number.isFinite(bytes) ? `${(bytes / 1048576).toFixed(0)} MiB` : '—');
 const gib = (bytes: number) => `${(bytes / 1073741824).toFixed(1)} GiB`;
@@ -125,6 +134,10 @@ function ratioText(run: BackendRun, result: LoadResult): string {
   const ratio = run.ratios[result.scenario];
   if (result.scenario === SCENARIO.health) return 'baseline';
   if (ratio === undefined) return '—';
+  if (result.scenario === SCENARIO.enroll) {
+    const measured = run.ratios[ENROLL_MEASURED];
+    return `${ratio.toFixed(2)} of argon2 limit` + (measured === undefined ? '' : ` (${measured.toFixed(2)} of measured)`);
+  }
   if (result.scenario !== SCENARIO.signIn) return `${ratio.toFixed(2)} of /healthz`;
   const measured = run.ratios[SIGN_IN_MEASURED];
   return `${ratio.toFixed(2)} of argon2 limit` + (measured === undefined ? '' : ` (${measured.toFixed(2)} of measured)`);
@@ -196,6 +209,7 @@ function describeLoad(run: BenchRun): string {
     `Login-token exchanges cycle through ${c.token ?? c.signIn} login tokens of one member, each exchange opening a new desktop session; ` +
     `each refresh connection carries one desktop session that keeps rotating, every request presenting the single-use ` +
     `refresh token the previous answer returned (never one already sent), so req/s is sustained rotations. ` +
+    accessLoad(run) +
     leaseLoad(run) +
     `The server runs as a child process; generator, server (and PostgreSQL) share the same ` +
     `${run.machine.cores} cores, so absolute figures understate a dedicated server. ` +
@@ -203,6 +217,27 @@ function describeLoad(run: BenchRun): string {
     `load generator, and everything else on the machine (${run.background.other.toFixed(2)} cores just before the run).`
   );
 }
+
+function accessLoad(run: BenchRun): string {
+  const ran = (name: string) => run.backends.some((b) => b.scenarios.some((s) => s.scenario === name));
+  let text = '';
+  if (ran(SCENARIO.devicesGroupManager)) {
+    text +=
+      `Group manager: one organization of 50 devices in a group, its first page (GET …/devices?limit=50) loaded by the account's ` +
+      `owner and then, in the same run, by a user whose only role is manager of that group (no role on the whole account), each ` +
+      `with a session cookie of their own; the ratio is the manager's req/s ÷ the owner's (aim ≥ ${GROUP_MANAGER_AIM}). `;
+  }
+  if (ran(SCENARIO.enroll)) {
+    text +=
+      `Enrollment: POST /client/v1/enroll with an owner's right email and password and no member credentials (one argon2 hash, like a ` +
+      `sign-in; member, login token, desktop session, token pair and three audit records written), ${c(run).signIn} connections, each ` +
+      `request a new PC; the plan allows 25 team members an account, so the owner has enough accounts for every enrollment the ` +
+      `argon2 limit allows and the requests name them in turn with accountId. `;
+  }
+  return text;
+}
+
+const c = (run: BenchRun) => run.settings.connections;
 
 function leaseLoad(run: BenchRun): string {
   const d = run.settings.data;
@@ -330,6 +365,13 @@ Then the data-heavy scenarios ([connection leases](connections.md) and the
   organization of 100,000 devices: page 1, and page 1,000 (its cursor found by walking the
   list once).
 
+And users and roles ([users-and-roles.md](users-and-roles.md)):
+
+- **manager-devices**: the first page of an organization's 50 devices, loaded by the account's
+  owner and then by a user whose only role is manager of a group holding the organization;
+- **enroll**: \`POST /client/v1/enroll\` with an owner's email and password, each request
+  creating a team member (with its login token and desktop session) for a new PC.
+
 \`\`\`sh
 npm run bench              # 10 s per scenario after a 2 s warm-up; rewrites the results below
 npm run bench -- --quick   # 3 s per scenario (the data-heavy ones 2 s, on 10,000 accounts,
@@ -401,6 +443,20 @@ database share the cores with the server. The ratios, measured in the same run, 
   costs; the ratio of the p50s is given with the aim ≤ 1.2, and the req/s ratio next to it. The
   100,000 devices are named in an order unrelated to how they were written, so a page reads rows
   spread over the table. The walk to the far page (one request at a time) is timed too.
+- **Device list, group manager ÷ owner**: the same page of the same organization, read by the
+  owner (an account-wide role: no further check) and by a manager whose only role is on a group
+  containing the organization (the organization found in the session's cached reach, the group
+  expanded to its organizations when the session is resolved). The aim is ≥ 0.9: a scoped role
+  should cost next to nothing per request.
+- **enroll ÷ argon2 limit**: an enrollment checks the person's password once (argon2id, like a
+  sign-in; member credentials, which would hash a second time, are not given) and writes a team
+  member, its sealed login token, a desktop session with a token pair and three audit records in
+  one transaction; the ratio is to the same argon2 limit as sign-in. Every enrollment creates a
+  team member and the plan allows 25 an account, so the enrolling owner owns enough accounts for
+  every enrollment the argon2 limit allows, and each request names the next with \`accountId\`
+  (as an installer must for a person who manages several accounts). Every request carries the
+  right password, so, as with sign-in, the sign-in throttle (which counts failures only) never
+  blocks them.
 - **RSS** is the server process's resident memory: before the scenario's warm-up, the peak
   while loaded (VmHWM, reset before each scenario), and right after.
 - **CPU srv/db/gen/other** is the average number of cores the server process, PostgreSQL, the

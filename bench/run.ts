@@ -10,7 +10,8 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openDatabase, type Database } from '../src/server/db/database.ts';
 import { createServerDatabase } from '../test/support/databases.ts';
-import { measureArgon2 } from './argon2.ts';
+import { accountsFor, Enrollments, enrollFixture, groupManagerDevices } from './access.ts';
+import { measureArgon2, type Argon2Reference } from './argon2.ts';
 import { cpuSnapshot, cpuUse, type CpuUse } from './cpu.ts';
 import { loginTokenExchanges, measurePropagation, PROPAGATION_SCENARIO, RefreshPool } from './client-api.ts';
 import { growLeaseData, insertClientAccounts, insertDeviceFleet, type LeaseIdentity } from './data.ts';
@@ -23,6 +24,8 @@ import { summarizeProfile } from './profile.ts';
 import {
   CLIENT_ME_AIM,
   DEVICE_PAGE_AIM,
+  ENROLL_MEASURED,
+  GROUP_MANAGER_AIM,
   LEASE_GROWTH_AIM,
   LEASE_REFERENCE_AIM,
   PROPAGATION_AIM_MS,
@@ -55,7 +58,7 @@ const { values: args } = parseArgs({
     devices: { type: 'string' },
     'device-page': { type: 'string' },
     backends: { type: 'string', default: 'pglite,postgres' },
-    scenarios: { type: 'string', default: 'health,me,sign-in,client-me,client-token,client-refresh,client-revocation,lease-one,lease-spread,lease-reference,lease-grown,device-pages' },
+    scenarios: { type: 'string', default: 'health,me,sign-in,client-me,client-token,client-refresh,client-revocation,manager-devices,enroll,lease-one,lease-spread,lease-reference,lease-grown,device-pages' },
     'no-write': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'wait-quiet': { type: 'string' },
@@ -86,8 +89,15 @@ if (args.help) {
   --device-page=<n>         the far page of device-pages, 50 devices a page (default 1000; quick 200)
   --backends=<list>         pglite,postgres (default both, in that order)
   --scenarios=<list>        health,me,sign-in,client-me,client-token,client-refresh,
-                            client-revocation, lease-one, lease-spread, lease-reference, lease-grown,
-                            device-pages (default all; client-revocation on PostgreSQL only)
+                            client-revocation, manager-devices, enroll, lease-one, lease-spread,
+                            lease-reference, lease-grown, device-pages (default all;
+                            client-revocation on PostgreSQL only)
+                              manager-devices  GET …/organizations/:o/devices?limit=50 (50 devices)
+                                               as the owner, then as a manager of a group holding
+                                               the organization (no account role): the ratio
+                              enroll           POST /client/v1/enroll with an owner's password,
+                                               --sign-in-connections connections, round robin
+                                               over enough accounts for the plan's member limit
                               lease-one        open+close pairs/s, every client on one account
                               lease-spread     the same, the clients spread over --spread-accounts
                               lease-reference  BEGIN; SELECT … FOR UPDATE; UPDATE …; COMMIT through a
@@ -149,7 +159,7 @@ for (const b of backends) if (b !== 'pglite' && b !== 'postgres') throw new Erro
 const scenarioKeys = new Set(args.scenarios.split(',').map((s) => s.trim()));
 const SCENARIO_KEYS = [
   'health', 'me', 'sign-in', 'client-me', 'client-token', 'client-refresh', 'client-revocation',
-  'lease-one', 'lease-spread', 'lease-reference', 'lease-grown', 'device-pages',
+  'manager-devices', 'enroll', 'lease-one', 'lease-spread', 'lease-reference', 'lease-grown', 'device-pages',
 ];
 for (const s of scenarioKeys) if (!SCENARIO_KEYS.includes(s)) throw new Error(`unknown scenario ${s}`);
 if (scenarioKeys.has('lease-one') && data.leaseConnections > 10) {
@@ -232,7 +242,7 @@ async function measureStart(dataDir: string): Promise<StartTiming> {
   return { healthzMs, idleRss };
 }
 
-async function runBackend(backend: Backend, failures: string[]): Promise<BackendRun> {
+async function runBackend(backend: Backend, failures: string[], argon2: Argon2Reference): Promise<BackendRun> {
   const dataDir = path.join(workDir, `data-${backend}`);
   let databaseUrl: string | undefined;
   let databaseName: string | null = null;
@@ -262,6 +272,15 @@ async function runBackend(backend: Backend, failures: string[]): Promise<Backend
   const desktopTokens = desktop ? await exchangeLoginToken(url(), desktop.loginTokens[0]!) : null;
   const refreshPool = desktop ? new RefreshPool(url(), desktop.loginTokens[0]!) : null;
   if (desktop) progress(`${backend}: team member with ${desktop.loginTokens.length} login tokens; exchange and GET /client/v1/me checked`);
+
+  // users and roles: an owner and a manager of a group only, on the same organization's devices
+  const groupManager = scenarioKeys.has('manager-devices') ? await groupManagerDevices(url()) : null;
+  if (groupManager) progress(`${backend}: an organization of 50 devices in a group, its owner and a manager of the group alone signed in; both see the same page`);
+  // enrollment: an owner with accounts enough for the plan's member limit (see bench/access.ts)
+  const enrollAccounts = accountsFor(argon2.limitPerSec, warmupS + durationS + 2);
+  const enrollment = scenarioKeys.has('enroll') ? await enrollFixture(url(), enrollAccounts) : null;
+  const enrollments = enrollment ? new Enrollments(enrollment) : null;
+  if (enrollment) progress(`${backend}: an owner of ${enrollment.accountIds.length} accounts (room for ${enrollment.capacity} enrollments); one enrollment and its token pair checked`);
 
   const scenarios: Array<[string, Scenario, (() => Promise<void>)?]> = [
     ['health', { name: SCENARIO.health, method: 'GET', path: '/healthz', connections: connections.get }],
@@ -325,6 +344,33 @@ async function runBackend(backend: Backend, failures: string[]): Promise<Backend
       ],
     );
   }
+  if (groupManager) {
+    const devices = (name: string, cookie: string): Scenario => ({
+      name,
+      method: 'GET',
+      path: groupManager.path,
+      headers: { accept: 'application/json', cookie },
+      connections: data.listConnections,
+    });
+    // the owner first, then the group manager: the ratio of the two is the cost of the scoped role
+    scenarios.push(
+      ['manager-devices', devices(SCENARIO.devicesOwner, groupManager.ownerCookie)],
+      ['manager-devices', devices(SCENARIO.devicesGroupManager, groupManager.managerCookie)],
+    );
+  }
+  if (enrollments) {
+    scenarios.push([
+      'enroll',
+      {
+        name: SCENARIO.enroll,
+        method: 'POST',
+        path: '/client/v1/enroll',
+        headers: { accept: 'application/json', 'content-type': 'application/json' },
+        connections: connections.signIn,
+        requests: enrollments.requests(),
+      },
+    ]);
+  }
   const run: BackendRun = { backend, readyMs, idleRss, scenarios: [], ratios: {}, ratioTexts: {}, details: [] };
 
   /** Loads one scenario (autocannon, or a load of the harness's own), reports it, keeps it. */
@@ -353,6 +399,13 @@ async function runBackend(backend: Backend, failures: string[]): Promise<Backend
     await measure(scenario);
   }
   if (refreshPool?.starved) failures.push(`${backend} ${SCENARIO.clientRefresh}: the refresh-token pool ran dry ${refreshPool.starved} times`);
+  if (enrollment && enrollments) {
+    const line =
+      `Enrollment, ${backend}: ${enrollments.enrolled.toLocaleString('en-US')} PCs enrolled (warm-up included) into ${enrollment.accountIds.length} accounts ` +
+      `of one owner, round robin (room for ${enrollment.capacity.toLocaleString('en-US')}: 25 team members an account)`;
+    run.details.push(line);
+    progress(line);
+  }
   if (backend === 'postgres' && desktop && scenarioKeys.has('client-revocation') && revocations > 0) {
     run.propagation = await measureRevocation(url(), { dataDir: path.join(workDir, 'data-node-b'), databaseUrl: databaseUrl!, secret: secret! }, desktop.loginTokens[0]!);
     const p = run.propagation;
@@ -561,6 +614,19 @@ function addRatios(run: BackendRun, argon2: { limitPerSec: number; parallelHashe
     run.ratios[SCENARIO.signIn] = signIn.reqPerSec / argon2.limitPerSec;
     run.ratios[SIGN_IN_MEASURED] = signIn.reqPerSec / argon2.parallelHashesPerSec;
   }
+  // enrollment hashes once, like sign-in: the same limit
+  const enroll = find(SCENARIO.enroll);
+  if (enroll) {
+    run.ratios[SCENARIO.enroll] = enroll.reqPerSec / argon2.limitPerSec;
+    run.ratios[ENROLL_MEASURED] = enroll.reqPerSec / argon2.parallelHashesPerSec;
+  }
+  const ownerDevices = find(SCENARIO.devicesOwner);
+  const managerDevices = find(SCENARIO.devicesGroupManager);
+  if (ownerDevices && managerDevices) {
+    run.ratios[RATIO.groupManagerToOwner] = managerDevices.reqPerSec / ownerDevices.reqPerSec;
+    run.ratioTexts[ownerDevices.scenario] = 'baseline of the group manager';
+    run.ratioTexts[managerDevices.scenario] = `${run.ratios[RATIO.groupManagerToOwner]!.toFixed(2)} of owner (aim ≥ ${GROUP_MANAGER_AIM})`;
+  }
 
   // leases and the device list: their Ratio cells say to what
   const d = run.data ?? {};
@@ -676,7 +742,7 @@ async function main(): Promise<number> {
   const failures: string[] = [];
   const results: BackendRun[] = [];
   for (const backend of backends) {
-    const run = await runBackend(backend, failures);
+    const run = await runBackend(backend, failures, argon2);
     addRatios(run, argon2);
     results.push(run);
   }
@@ -711,6 +777,10 @@ async function main(): Promise<number> {
             `connected, each holding at most one lease (sent again; see docs/connections.md on SKIP LOCKED refusals).`,
         );
       }
+    }
+    const groupRatio = run.ratios[RATIO.groupManagerToOwner];
+    if (groupRatio !== undefined && groupRatio < GROUP_MANAGER_AIM) {
+      notes.push(`${run.backend}: the device list read by a manager of a group reaches only ${groupRatio.toFixed(2)} of the owner's (aim ≥ ${GROUP_MANAGER_AIM}).`);
     }
     const farPage = run.ratios[RATIO.farPageP50];
     if (farPage !== undefined && farPage > DEVICE_PAGE_AIM) {
