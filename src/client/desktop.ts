@@ -43,9 +43,12 @@ export class TesseraDesktopClient {
     return this.#tokens;
   }
 
-  /** Resume with a refresh token stored earlier. */
-  useRefreshToken(refreshToken: string): void {
-    this.#tokens = { access_token: '', token_type: 'Bearer', expires_in: 0, refresh_token: refreshToken };
+  /**
+   * Resume with a refresh token stored earlier, and the access token too while it is still good
+   * (saves a refresh; a stale one is refreshed on its first 401).
+   */
+  useRefreshToken(refreshToken: string, accessToken = ''): void {
+    this.#tokens = { access_token: accessToken, token_type: 'Bearer', expires_in: 0, refresh_token: refreshToken };
   }
 
   signInWithLoginToken(loginToken: string): Promise<TokenResponse> {
