@@ -8,6 +8,7 @@ import { PROBLEM_TYPE_BASE } from '../../src/shared/problems.ts';
 import { injectFetch, registerPerson, startTestApp, STRONG_PASSWORD, uniqueEmail, type TestApp } from '../support/app.ts';
 import { BACKENDS } from '../support/databases.ts';
 import { SmtpInbox } from '../support/smtp.ts';
+import { Caller, nextAddress, type Answer } from '../support/caller.ts';
 
 /**
  * docs/permissions.md, executed: every operation of the OpenAPI document has a row, and every
@@ -78,82 +79,6 @@ const ROWS = parseMatrix(readFileSync(MATRIX_FILE, 'utf8'));
 
 // ---------------------------------------------------------------------------------------------
 // HTTP: each principal is a cookie jar of its own, talking to the app in-process
-
-interface Answer {
-  status: number;
-  contentType: string;
-  body: any;
-}
-
-let addressCounter = 0;
-/** A client address of its own, so per-address throttles never couple two callers. */
-function nextAddress(): string {
-  addressCounter += 1;
-  return `10.${(addressCounter >> 16) & 255}.${(addressCounter >> 8) & 255}.${addressCounter & 255}`;
-}
-
-class Caller {
-  readonly #t: TestApp;
-  readonly address: string;
-  readonly #cookies = new Map<string, string>();
-  #csrf: string | null = null;
-
-  constructor(t: TestApp, address = nextAddress()) {
-    this.#t = t;
-    this.address = address;
-  }
-
-  /**
-   * One request. Cookies the answer sets are kept only with `keepCookies` (sign-in), so a call
-   * that starts another session (register) leaves this caller's own session in place.
-   */
-  async call(
-    method: string,
-    url: string,
-    options: { json?: unknown; form?: Record<string, string>; bearer?: string; keepCookies?: boolean } = {},
-  ): Promise<Answer> {
-    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'tessera-permissions/1' };
-    let payload: string | undefined;
-    if (options.json !== undefined) {
-      headers['content-type'] = 'application/json';
-      payload = JSON.stringify(options.json);
-    } else if (options.form) {
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-      payload = new URLSearchParams(options.form).toString();
-    }
-    if (method !== 'GET' && url.startsWith('/api/v1/')) {
-      if (this.#csrf === null) await this.refreshCsrf();
-      headers['x-csrf-token'] = this.#csrf!;
-    }
-    if (options.bearer) headers.authorization = `Bearer ${options.bearer}`;
-    if (this.#cookies.size > 0) headers.cookie = [...this.#cookies].map(([n, v]) => `${n}=${v}`).join('; ');
-    const response = await this.#t.app.inject({ method: method as 'GET', url, headers, payload, remoteAddress: this.address });
-    if (options.keepCookies) this.#store(response.cookies);
-    const text = response.body;
-    return { status: response.statusCode, contentType: String(response.headers['content-type'] ?? ''), body: text ? JSON.parse(text) : null };
-  }
-
-  async refreshCsrf(): Promise<void> {
-    const answer = await this.call('GET', '/api/v1/auth/csrf', { keepCookies: true });
-    assert.equal(answer.status, 200);
-    this.#csrf = answer.body.csrfToken;
-  }
-
-  async signIn(email: string, password = STRONG_PASSWORD): Promise<this> {
-    const answer = await this.call('POST', '/api/v1/auth/sign-in', { json: { email, password }, keepCookies: true });
-    assert.equal(answer.status, 200, `sign-in of ${email}: ${JSON.stringify(answer.body)}`);
-    this.#csrf = answer.body.csrfToken;
-    return this;
-  }
-
-  #store(cookies: Array<{ name: string; value: string; maxAge?: number; expires?: Date }>): void {
-    for (const c of cookies) {
-      const expired = c.value === '' || c.maxAge === 0 || (c.expires !== undefined && c.expires.getTime() < Date.now());
-      if (expired) this.#cookies.delete(c.name);
-      else this.#cookies.set(c.name, c.value);
-    }
-  }
-}
 
 /** Who calls: a principal of the table, or nobody signed in. */
 interface Who {
