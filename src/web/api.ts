@@ -16,8 +16,12 @@ export const selectedOrganizationKey = (accountId: string) => ['selected-organiz
 export const groupsKey = (accountId: string) => ['groups', accountId] as const;
 /** Device pages of every organization of an account live under this prefix. */
 export const devicesKey = (accountId: string) => ['devices', accountId] as const;
-/** The open connections (leases) of an account, as owners and managers see them. */
+/** The open connections (leases) of an account, as far as the person reaches its organizations. */
 export const connectionsKey = (accountId: string) => ['connections', accountId] as const;
+/** The portal users of an account and their roles (owners). */
+export const usersKey = (accountId: string) => ['users', accountId] as const;
+/** The pending invitations of an account (owners). */
+export const invitationsKey = (accountId: string) => ['invitations', accountId] as const;
 
 /** The signed-in person and their accounts, or null when nobody is signed in. */
 export async function fetchMe(): Promise<Me | null> {
@@ -76,4 +80,4 @@ export function homePath(me: Me): string {
   return account ? `/accounts/${account.id}/profile` : '/no-account';
 }
 
-export const ROLE_LABELS: Record<string, string> = { owner: 'Owner', manager: 'Manager', viewer: 'Viewer' };
+export { ROLE_LABELS } from './roles.ts';

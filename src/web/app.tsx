@@ -1,16 +1,19 @@
 import { Center, Loader } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, type ReactNode } from 'react';
-import { Redirect, Route, Switch, useParams } from 'wouter';
+import { Redirect, Route, Switch, useParams, useSearch } from 'wouter';
 import type { Me } from '../client/sdk.ts';
 import { fetchMe, homePath, meKey, rememberAccount } from './api.ts';
-import { ForgotPasswordPage, RegisterPage, ResetPasswordPage, SignInPage, VerifyEmailPage } from './pages/auth.tsx';
+import { ForgotPasswordPage, nextPath, RegisterPage, ResetPasswordPage, SignInPage, VerifyEmailPage } from './pages/auth.tsx';
+import { AcceptInvitationPage } from './pages/invitation.tsx';
 import { NoAccountPage, SignedInLayout } from './pages/layout.tsx';
 import { ProfilePage } from './pages/profile.tsx';
 import { DevicesPage } from './pages/devices.tsx';
 import { OrganizationsPage } from './pages/organizations.tsx';
 import { TeamPage } from './pages/team.tsx';
 import { ConnectionsPage } from './pages/connections.tsx';
+import { UsersPage } from './pages/users.tsx';
+import { SECTION_PATHS, type SectionPath } from './roles.ts';
 
 function useMe() {
   return useQuery({ queryKey: meKey, queryFn: fetchMe });
@@ -24,21 +27,22 @@ function FullPageLoader() {
   );
 }
 
-/** Pages for people who are signed out: a signed-in person goes to their account instead. */
+/** Pages for people who are signed out: a signed-in person goes to their account (or the page named by `?next=`) instead. */
 function SignedOutOnly({ children }: { children: ReactNode }) {
   const me = useMe();
+  const next = nextPath(useSearch());
   if (me.isPending) return <FullPageLoader />;
-  if (me.data) return <Redirect to={homePath(me.data)} replace />;
+  if (me.data) return <Redirect to={next ?? homePath(me.data)} replace />;
   return <>{children}</>;
 }
 
-const ACCOUNT_SECTIONS = ['profile', 'team', 'organizations', 'devices', 'connections'] as const;
-type Section = (typeof ACCOUNT_SECTIONS)[number];
 
-function SectionPage({ section, me, accountId }: { section: Section; me: Me; accountId: string }) {
+function SectionPage({ section, me, accountId }: { section: SectionPath; me: Me; accountId: string }) {
   switch (section) {
     case 'team':
       return <TeamPage me={me} accountId={accountId} />;
+    case 'users':
+      return <UsersPage me={me} accountId={accountId} />;
     case 'organizations':
       return <OrganizationsPage me={me} accountId={accountId} />;
     case 'devices':
@@ -50,7 +54,7 @@ function SectionPage({ section, me, accountId }: { section: Section; me: Me; acc
   }
 }
 
-function AccountPages({ section }: { section: Section }) {
+function AccountPages({ section }: { section: SectionPath }) {
   const { accountId = '' } = useParams<{ accountId: string }>();
   const me = useMe();
   const isMember = me.data?.accounts.some((a) => a.id === accountId) ?? false;
@@ -101,7 +105,8 @@ export function App() {
       </Route>
       <Route path="/reset-password" component={ResetPasswordPage} />
       <Route path="/verify-email" component={VerifyEmailPage} />
-      {ACCOUNT_SECTIONS.map((section) => (
+      <Route path="/invitations/accept" component={AcceptInvitationPage} />
+      {SECTION_PATHS.map((section) => (
         <Route key={section} path={`/accounts/:accountId/${section}`}>
           <AccountPages section={section} />
         </Route>

@@ -32,7 +32,7 @@ for (const backend of BACKENDS) {
 
     const nav = () => portal.page.getByRole('navigation', { name: 'Sections' });
     const rows = () => portal.page.getByTestId('connection-row');
-    const rowOf = (lease: Lease) => portal.page.locator(`[data-testid="connection-row"][data-lease-id="${lease.leaseId}"]`);
+    const rowOf = (lease: Lease, page = portal.page) => page.locator(`[data-testid="connection-row"][data-lease-id="${lease.leaseId}"]`);
     const available = async () => new Map((await client.devices()).items.map((d) => [d.id, d.available]));
 
     step('an owner registers; Connections, in the header, is empty and says where connections come from', async ({ page }) => {
@@ -196,15 +196,16 @@ for (const backend of BACKENDS) {
       await nav().waitFor();
     });
 
-    step('a viewer has no Connections link, and the page tells them it is for owners and managers', async ({ server }) => {
+    step('a viewer sees who is connected where, read-only: no Close, and a notice that managers close connections', async ({ server }) => {
       const { email: viewerEmail, sdk } = await addPerson(server, accountId, {
         name: 'Charles Babbage',
         email: uniqueEmail('viewer', backend),
         companyName: 'Babbage & Co',
         role: 'viewer',
       });
-      const refused = await rejection(sdk.listOpenConnections(accountId));
-      assert.ok(refused instanceof TesseraError && refused.status === 403, 'the API refuses viewers');
+      assert.deepEqual((await sdk.listOpenConnections(accountId)).map((c) => c.leaseId), [routerLease.leaseId], 'viewers read the connections');
+      const refused = await rejection(sdk.closeConnection(accountId, routerLease.leaseId));
+      assert.ok(refused instanceof TesseraError && refused.status === 403, 'but the API refuses them a close');
 
       const context = await portal.newContext();
       try {
@@ -213,18 +214,18 @@ for (const backend of BACKENDS) {
         await viewer.goto(`/accounts/${accountId}/team`);
         const card = viewer.getByRole('article', { name: MEMBER, exact: true });
         await card.waitFor();
-        assert.equal(await card.getByTestId('member-in-use').textContent(), '1 in use', 'viewers still see the counts');
-        assert.equal(await card.getByTestId('member-devices').count(), 0, 'but not the devices');
-        assert.equal(await viewer.getByTestId('plan-connections-link').count(), 0);
-        const sections = viewer.getByRole('navigation', { name: 'Sections' });
-        await sections.getByRole('link', { name: 'Devices' }).waitFor();
-        assert.equal(await sections.getByRole('link', { name: 'Connections' }).count(), 0);
+        assert.equal(await card.getByTestId('member-in-use').textContent(), '1 in use');
+        await card.getByTestId('member-devices').waitFor();
+        assert.match((await card.getByTestId('member-devices').textContent()) ?? '', /Edge router/, 'and the device in use');
 
-        await viewer.goto(`/accounts/${accountId}/connections`);
+        const sections = viewer.getByRole('navigation', { name: 'Sections' });
+        await sections.getByRole('link', { name: 'Connections' }).click();
+        await viewer.waitForURL(CONNECTIONS_URL);
         const notice = viewer.getByTestId('read-only-notice');
         await notice.waitFor();
-        assert.match((await notice.textContent()) ?? '', /owners and managers see who is connected/);
-        assert.equal(await viewer.getByTestId('connection-row').count(), 0);
+        assert.match((await notice.textContent()) ?? '', /managers close connections/);
+        await rowOf(routerLease, viewer).waitFor();
+        assert.equal(await viewer.getByRole('button', { name: /^Close / }).count(), 0, 'no Close for a viewer');
         await shot('viewer', viewer);
       } finally {
         await context.close();

@@ -188,7 +188,7 @@ interface Running {
  * A server on `backend` with the built portal, and Chromium with one page on it, for the
  * `describe` this is called in: started before its tests, stopped (database dropped) after them.
  */
-export function usePortal(backend: Backend, options: { shots: string; config?: ConfigInput }): Portal {
+export function usePortal(backend: Backend, options: { shots: string; config?: ConfigInput | (() => ConfigInput) }): Portal {
   let running: Running | null = null;
   let failed = false;
   const cleanups: (() => unknown)[] = [];
@@ -239,7 +239,9 @@ export function usePortal(backend: Backend, options: { shots: string; config?: C
       databaseUrl = created.url;
       cleanups.push(created.drop);
     }
-    const server = await startServer(parseConfig({ port: 0, host: '127.0.0.1', logLevel: 'silent', webDir: WEB_DIR, dataDir, databaseUrl, ...options.config }));
+    // a function is read now, after the suite's own earlier hooks (an SMTP listener's port, say)
+    const config = typeof options.config === 'function' ? options.config() : options.config;
+    const server = await startServer(parseConfig({ port: 0, host: '127.0.0.1', logLevel: 'silent', webDir: WEB_DIR, dataDir, databaseUrl, ...config }));
     cleanups.push(() => server.stop());
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     cleanups.push(() => browser.close());

@@ -229,23 +229,23 @@ for (const backend of BACKENDS) {
       assert.equal((await secondDesktop.me()).member.connectionLimit, allowance);
     });
 
-    step('a manager sees the team read-only and cannot reveal tokens', async ({ server }) => {
-      const { email: managerEmail, sdk } = await addPerson(server, accountId, {
+    step('a viewer sees the team read-only and cannot reveal tokens', async ({ server }) => {
+      const { email: viewerEmail, sdk } = await addPerson(server, accountId, {
         name: 'Charles Babbage',
-        email: uniqueEmail('manager', backend),
+        email: uniqueEmail('viewer', backend),
         companyName: 'Babbage & Co',
-        role: 'manager',
+        role: 'viewer',
       });
       const team = await sdk.getTeam(accountId);
       const member = team.members[0]!;
       const [token] = await sdk.listLoginTokens(accountId, member.id);
       const refused = await rejection(sdk.revealLoginToken(accountId, member.id, token!.id));
-      assert.ok(refused instanceof TesseraError && refused.status === 403, 'a manager cannot reveal a token');
+      assert.ok(refused instanceof TesseraError && refused.status === 403, 'a viewer cannot reveal a token');
 
       const context = await portal.newContext();
       const other = await context.newPage();
       try {
-        await signIn(other, managerEmail);
+        await signIn(other, viewerEmail);
         await other.goto(`/accounts/${accountId}/team`);
         await other.getByTestId('read-only-notice').waitFor();
         const memberCard = other.getByRole('article', { name: MEMBER, exact: true });

@@ -40,14 +40,22 @@ export function AuthCard({ title, subtitle, children, footer }: { title: string;
   );
 }
 
-/** After signing in or registering: load who we are, then open their account. */
+/** A page of this portal to return to after signing in (`?next=`); anything else is ignored. */
+export function nextPath(search: string): string | null {
+  const next = new URLSearchParams(search).get('next');
+  // a path of this origin only: "//host" and "/\\host" would leave it
+  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : null;
+}
+
+/** After signing in or registering: load who we are, then open their account (or the page they came from). */
 function useEnterPortal() {
   const queryClient = useQueryClient();
   const [, navigate] = useLocation();
+  const next = nextPath(useSearch());
   return async (accountId?: string) => {
     if (accountId) rememberAccount(accountId);
     const me = await queryClient.fetchQuery({ queryKey: meKey, queryFn: fetchMe, staleTime: 0 });
-    navigate(me ? homePath(me) : '/sign-in', { replace: true });
+    navigate(me ? (next ?? homePath(me)) : '/sign-in', { replace: true });
   };
 }
 
@@ -106,7 +114,7 @@ export function RegisterPage() {
 const SIGN_IN_FIELDS = ['email', 'password'] as const;
 
 export function SignInPage() {
-  const [values, setValues] = useState({ email: '', password: '' });
+  const [values, setValues] = useState({ email: new URLSearchParams(useSearch()).get('email') ?? '', password: '' });
   const errors = useFormErrors(SIGN_IN_FIELDS);
   const enter = useEnterPortal();
   const signIn = useMutation({

@@ -12,11 +12,6 @@ import { ConfirmDialog } from './team-parts.tsx';
 /** How often an open list of connections asks the server again. */
 export const CONNECTIONS_REFRESH_MS = 5000;
 
-/** Who may see and close the open connections of an account (viewers get 403). */
-export function canSeeConnections(role: string | undefined): boolean {
-  return role === 'owner' || role === 'manager';
-}
-
 const leaseSet = (connections: OpenConnection[]) =>
   connections
     .map((c) => c.leaseId)
@@ -25,7 +20,7 @@ const leaseSet = (connections: OpenConnection[]) =>
 
 /**
  * The open connections of an account, read again every few seconds while the page is visible;
- * a refusal (403: the person's role changed) stops the polling. When the set of connections
+ * a refusal (the person's role changed) stops the polling. When the set of connections
  * changed since the last read, the team overview (its "in use" counts) is read again too, so
  * the two agree on whichever page shows them.
  */

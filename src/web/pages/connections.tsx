@@ -3,10 +3,11 @@ import { useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { Link } from 'wouter';
 import { TesseraError, type Me, type OpenConnection } from '../../client/sdk.ts';
-import { api, teamKey } from '../api.ts';
+import type { AccountMembership } from '../../shared/contracts.ts';
+import { api, groupsKey, teamKey } from '../api.ts';
+import { atLeast, can, roleOnOrganization, rolesPhrase } from '../roles.ts';
 import { PlugIcon, RefreshIcon } from '../icons.tsx';
 import {
-  canSeeConnections,
   CloseConnectionDialog,
   CONNECTIONS_REFRESH_MS,
   ExpiresAt,
@@ -103,7 +104,18 @@ function MemberCell({ connection, organizationName }: { connection: OpenConnecti
   );
 }
 
-function ConnectionRow({ connection, organizationName, onClose }: { connection: OpenConnection; organizationName: string | undefined; onClose: () => void }) {
+function ConnectionRow({
+  connection,
+  organizationName,
+  canClose,
+  onClose,
+}: {
+  connection: OpenConnection;
+  organizationName: string | undefined;
+  /** Closing needs the manager role on the device's organization. */
+  canClose: boolean;
+  onClose: () => void;
+}) {
   const { member, device } = connection;
   return (
     <Table.Tr data-testid="connection-row" data-lease-id={connection.leaseId}>
@@ -125,9 +137,11 @@ function ConnectionRow({ connection, organizationName, onClose }: { connection: 
         <ExpiresAt iso={connection.expiresAt} />
       </Table.Td>
       <Table.Td ta="right">
-        <Button variant="light" color="red" size="compact-sm" onClick={onClose} aria-label={`Close ${member.name}'s connection to ${device.name}`}>
-          Close
-        </Button>
+        {canClose ? (
+          <Button variant="light" color="red" size="compact-sm" onClick={onClose} aria-label={`Close ${member.name}'s connection to ${device.name}`}>
+            Close
+          </Button>
+        ) : null}
       </Table.Td>
     </Table.Tr>
   );
@@ -138,9 +152,16 @@ function matches(connection: OpenConnection, organizationName: string | undefine
   return [connection.member.name, connection.device.name, organizationName ?? ''].some((text) => text.toLowerCase().includes(needle));
 }
 
-function ConnectionList({ accountId }: { accountId: string }) {
+function ConnectionList({ accountId, membership }: { accountId: string; membership: AccountMembership }) {
   const list = useOpenConnections(accountId);
-  const team = useQuery({ queryKey: teamKey(accountId), queryFn: () => api.getTeam(accountId) });
+  // the plan allowance comes with the team, which needs a role on the whole account
+  const seesTeam = can.seeTeam(membership);
+  const team = useQuery({ queryKey: teamKey(accountId), queryFn: () => api.getTeam(accountId), enabled: seesTeam });
+  // an account-wide manager closes any connection; otherwise it depends on the device's organization
+  const closesAll = atLeast(membership.role, 'manager');
+  const needsGroups = !closesAll && membership.grants.some((g) => g.scope === 'group' && g.role === 'manager');
+  const groups = useQuery({ queryKey: groupsKey(accountId), queryFn: () => api.listGroups(accountId), enabled: needsGroups });
+  const canClose = (connection: OpenConnection) => closesAll || atLeast(roleOnOrganization(membership, connection.device.organizationId, groups.data), 'manager');
   const names = useOrganizationNames(accountId, list.data);
   const [q, setQ] = useState('');
   const [refreshing, setRefreshing] = useState(false);
@@ -150,7 +171,7 @@ function ConnectionList({ accountId }: { accountId: string }) {
   const refresh = async () => {
     setRefreshing(true);
     try {
-      await Promise.all([list.refetch(), team.refetch()]);
+      await Promise.all([list.refetch(), seesTeam ? team.refetch() : null]);
     } finally {
       setRefreshing(false);
     }
@@ -178,7 +199,7 @@ function ConnectionList({ accountId }: { accountId: string }) {
       <>
         <Header onRefresh={forbidden ? undefined : refresh} refreshing={refreshing} />
         <Alert color={forbidden ? 'gray' : 'red'} variant="light" title={forbidden ? undefined : 'The connections could not be loaded'} data-testid="form-alert">
-          {forbidden ? 'Only owners and managers of this account see its open connections.' : problemText(list.error)}
+          {forbidden ? 'You may not see the open connections of this account.' : problemText(list.error)}
         </Alert>
       </>
     );
@@ -194,6 +215,13 @@ function ConnectionList({ accountId }: { accountId: string }) {
           The list could not be refreshed: {problemText(list.error)} It shows the connections open at {CLOCK.format(list.dataUpdatedAt)}.
         </Alert>
       ) : null}
+      {!closesAll ? (
+        <Alert color="gray" variant="light" data-testid="read-only-notice">
+          {membership.role === null
+            ? `You are ${rolesPhrase(membership)}: you see the connections to devices of the organizations you hold a role on. Closing one needs the manager role on its organization.`
+            : `You are ${rolesPhrase(membership)}: managers close connections.`}
+        </Alert>
+      ) : null}
       {notice ? (
         <Alert color={notice.color} variant="light" withCloseButton onClose={() => setNotice(null)} data-testid="connection-notice" role="status">
           {notice.text}
@@ -205,9 +233,11 @@ function ConnectionList({ accountId }: { accountId: string }) {
           icon={<PlugIcon size={24} />}
           title="No open connections"
           action={
-            <Button component={Link} href={`/accounts/${accountId}/team`} variant="light">
-              Go to Team accounts
-            </Button>
+            seesTeam ? (
+              <Button component={Link} href={`/accounts/${accountId}/team`} variant="light">
+                Go to Team accounts
+              </Button>
+            ) : null
           }
         >
           Desktop apps open connections: when a team member signs in with a login token and connects to a device, the connection shows here
@@ -255,6 +285,7 @@ function ConnectionList({ accountId }: { accountId: string }) {
                         key={connection.leaseId}
                         connection={connection}
                         organizationName={names.get(connection.device.organizationId)}
+                        canClose={canClose(connection)}
                         onClose={() => closing.open(connection)}
                       />
                     ))
@@ -286,15 +317,5 @@ export function ConnectionsPage({ me, accountId }: { me: Me; accountId: string }
     document.title = `Connections · ${membership?.companyName ?? 'Account'} · Tessera`;
   }, [membership?.companyName]);
   if (!membership) return <AccountNotFound />;
-  if (!canSeeConnections(membership.role)) {
-    return (
-      <>
-        <Header />
-        <Alert color="gray" variant="light" data-testid="read-only-notice">
-          You are a viewer of this account: owners and managers see who is connected to which device, and close connections.
-        </Alert>
-      </>
-    );
-  }
-  return <ConnectionList accountId={accountId} />;
+  return <ConnectionList accountId={accountId} membership={membership} />;
 }

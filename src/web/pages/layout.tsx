@@ -4,7 +4,8 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState, type ReactNode } from 'react';
 import { Link, useLocation } from 'wouter';
 import type { Me } from '../../client/sdk.ts';
-import { api, fetchMe, meKey, rememberAccount, ROLE_LABELS } from '../api.ts';
+import { api, fetchMe, meKey, rememberAccount } from '../api.ts';
+import { describeRoles, visibleSections, type SectionPath } from '../roles.ts';
 import { Brand } from '../brand.tsx';
 import { countryName } from '../countries.ts';
 import { CountrySelect, FormAlert, FormStack, useFormErrors } from '../forms.tsx';
@@ -123,8 +124,8 @@ function AccountMenu({ me, current }: { me: Me; current: Membership | undefined 
                 <Text size="sm" fw={600} truncate="end" maw={200} data-testid="current-account">
                   {current?.companyName ?? 'No account selected'}
                 </Text>
-                <Text size="xs" c="dimmed" data-testid="current-role">
-                  {current ? ROLE_LABELS[current.role] : me.user.email}
+                <Text size="xs" c="dimmed" truncate="end" maw={200} data-testid="current-role">
+                  {current ? describeRoles(current) : me.user.email}
                 </Text>
               </div>
               <ChevronIcon size={14} />
@@ -154,8 +155,8 @@ function AccountMenu({ me, current }: { me: Me; current: Membership | undefined 
               <Text size="sm" fw={account.id === current?.id ? 600 : 500} truncate="end" maw={220}>
                 {account.companyName}
               </Text>
-              <Text size="xs" c="dimmed">
-                {ROLE_LABELS[account.role]} · {countryName(account.country)}
+              <Text size="xs" c="dimmed" truncate="end" maw={220}>
+                {describeRoles(account)} · {countryName(account.country)}
               </Text>
             </Menu.Item>
           ))}
@@ -173,27 +174,21 @@ function AccountMenu({ me, current }: { me: Me; current: Membership | undefined 
   );
 }
 
-interface Section {
-  path: string;
-  label: string;
-  /** Who sees it in the navigation; everyone when absent. */
-  roles?: readonly string[];
-}
-
-const SECTIONS: readonly Section[] = [
-  { path: 'profile', label: 'Profile' },
-  { path: 'team', label: 'Team accounts' },
-  { path: 'organizations', label: 'Organizations' },
-  { path: 'devices', label: 'Devices' },
-  // viewers may not list connections (the API answers 403), so the link is not theirs
-  { path: 'connections', label: 'Connections', roles: ['owner', 'manager'] },
-];
+const SECTION_LABELS: Record<SectionPath, string> = {
+  profile: 'Profile',
+  team: 'Team accounts',
+  users: 'Users',
+  organizations: 'Organizations',
+  devices: 'Devices',
+  connections: 'Connections',
+};
 
 /** The sections of an account: links in a row, or one menu on narrow screens. */
-function SectionNav({ accountId, role }: { accountId: string; role: string }) {
+function SectionNav({ membership }: { membership: Membership }) {
   const [location, navigate] = useLocation();
-  const base = `/accounts/${accountId}`;
-  const sections = SECTIONS.filter((s) => !s.roles || s.roles.includes(role));
+  const base = `/accounts/${membership.id}`;
+  // who sees what: scoped-only people have no team accounts, only owners manage users
+  const sections = visibleSections(membership).map((path) => ({ path, label: SECTION_LABELS[path] }));
   const current = sections.find((s) => location === `${base}/${s.path}`);
   return (
     <>
@@ -226,8 +221,8 @@ function SectionNav({ accountId, role }: { accountId: string; role: string }) {
               <Menu.Item
                 key={section.path}
                 onClick={() => navigate(`${base}/${section.path}`)}
-                rightSection={section === current ? <span className="menu-check"><CheckIcon /></span> : null}
-                aria-current={section === current ? 'page' : undefined}
+                rightSection={section.path === current?.path ? <span className="menu-check"><CheckIcon /></span> : null}
+                aria-current={section.path === current?.path ? 'page' : undefined}
               >
                 {section.label}
               </Menu.Item>
@@ -251,7 +246,7 @@ export function SignedInLayout({ me, accountId, wide = false, children }: { me: 
               <Link href={current ? `/accounts/${current.id}/profile` : '/'} className="brand-link" aria-label="Tessera home">
                 <Brand />
               </Link>
-              {current ? <SectionNav accountId={current.id} role={current.role} /> : null}
+              {current ? <SectionNav membership={current} /> : null}
             </Group>
             <Group gap="sm" wrap="nowrap" className="app-header-end">
               {current ? <SelectedOrganizationPill accountId={current.id} /> : null}

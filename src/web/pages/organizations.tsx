@@ -27,7 +27,9 @@ import {
 import { keepPreviousData, useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useMemo, useState } from 'react';
 import { TesseraError, type Me, type Organization, type OrganizationGroup } from '../../client/sdk.ts';
-import { api, groupsKey, organizationsKey, ROLE_LABELS, selectedOrganizationKey } from '../api.ts';
+import { api, groupsKey, organizationsKey, selectedOrganizationKey } from '../api.ts';
+import { atLeast, can, roleOnOrganization, rolesPhrase } from '../roles.ts';
+import type { AccountMembership } from '../../shared/contracts.ts';
 import { FormAlert, FormStack, useFormErrors, useFormMutation, type FormErrors } from '../forms.tsx';
 import { BuildingIcon, LayersIcon, PencilIcon, PlusIcon, TrashIcon } from '../icons.tsx';
 import {
@@ -231,7 +233,9 @@ function OrganizationRow({
   groups,
   selected,
   picked,
-  canEdit,
+  actions,
+  canRename,
+  canDelete,
   onPick,
   onSet,
   onEdit,
@@ -241,7 +245,12 @@ function OrganizationRow({
   groups: Map<string, OrganizationGroup>;
   selected: boolean;
   picked: boolean;
-  canEdit: boolean;
+  /** Whether the table has an actions column. */
+  actions: boolean;
+  /** A manager of the organization renames and describes it. */
+  canRename: boolean;
+  /** A manager of the whole account deletes it. */
+  canDelete: boolean;
   onPick: () => void;
   onSet: () => void;
   onEdit: () => void;
@@ -311,19 +320,23 @@ function OrganizationRow({
           {formatDate(organization.createdAt)}
         </Text>
       </Table.Td>
-      {canEdit ? (
+      {actions ? (
         <Table.Td>
           <Group gap={2} justify="flex-end" wrap="nowrap" onClick={(e) => e.stopPropagation()} onDoubleClick={(e) => e.stopPropagation()}>
-            <Tooltip label="Rename or describe" withArrow openDelay={300}>
-              <ActionIcon variant="subtle" color="gray" aria-label={`Edit ${organization.name}`} onClick={onEdit}>
-                <PencilIcon size={16} />
-              </ActionIcon>
-            </Tooltip>
-            <Tooltip label="Delete" withArrow openDelay={300}>
-              <ActionIcon variant="subtle" color="red" aria-label={`Delete ${organization.name}`} onClick={onDelete}>
-                <TrashIcon size={16} />
-              </ActionIcon>
-            </Tooltip>
+            {canRename ? (
+              <Tooltip label="Rename or describe" withArrow openDelay={300}>
+                <ActionIcon variant="subtle" color="gray" aria-label={`Edit ${organization.name}`} onClick={onEdit}>
+                  <PencilIcon size={16} />
+                </ActionIcon>
+              </Tooltip>
+            ) : null}
+            {canDelete ? (
+              <Tooltip label="Delete" withArrow openDelay={300}>
+                <ActionIcon variant="subtle" color="red" aria-label={`Delete ${organization.name}`} onClick={onDelete}>
+                  <TrashIcon size={16} />
+                </ActionIcon>
+              </Tooltip>
+            ) : null}
           </Group>
         </Table.Td>
       ) : null}
@@ -333,13 +346,13 @@ function OrganizationRow({
 
 function OrganizationsList({
   accountId,
-  canEdit,
+  membership,
   onCreate,
   onEdit,
   onDelete,
 }: {
   accountId: string;
-  canEdit: boolean;
+  membership: AccountMembership;
   onCreate: () => void;
   onEdit: (organization: Organization) => void;
   onDelete: (organization: Organization) => void;
@@ -367,6 +380,9 @@ function OrganizationsList({
     },
   });
   const items = list.data?.pages.flatMap((p) => p.items) ?? [];
+  const canCreate = can.createOrganizations(membership);
+  const canRename = (organization: Organization) => atLeast(roleOnOrganization(membership, organization.id, groups.data), 'manager');
+  const actions = canCreate || items.some(canRename);
   // a row deleted, or filtered away by the search, is no longer the one to set
   const picked = clicked && items.some((o) => o.id === clicked.id) ? clicked : null;
   const canSet = picked !== null && picked.id !== selected.organizationId;
@@ -416,14 +432,19 @@ function OrganizationsList({
           icon={<BuildingIcon size={24} />}
           title="No organizations yet"
           action={
-            canEdit ? (
+            canCreate ? (
               <Button leftSection={<PlusIcon />} onClick={onCreate}>
                 New organization
               </Button>
             ) : null
           }
         >
-          An organization is a customer, site or subsidiary with devices of its own. {canEdit ? 'Create the first one.' : 'An owner of the account creates them.'}
+          An organization is a customer, site or subsidiary with devices of its own.{' '}
+          {canCreate
+            ? 'Create the first one.'
+            : membership.role === null
+              ? 'None is shared with you yet: an owner gives you a role on one.'
+              : 'A manager of the account creates them.'}
         </EmptyPanel>
       ) : (
         <>
@@ -438,7 +459,7 @@ function OrganizationsList({
                     <Table.Th w={130} visibleFrom="sm">
                       Created
                     </Table.Th>
-                    {canEdit ? (
+                    {actions ? (
                       <Table.Th w={84}>
                         <VisuallyHidden>Actions</VisuallyHidden>
                       </Table.Th>
@@ -448,7 +469,7 @@ function OrganizationsList({
                 <Table.Tbody>
                   {items.length === 0 ? (
                     <Table.Tr>
-                      <Table.Td colSpan={canEdit ? 5 : 4}>
+                      <Table.Td colSpan={actions ? 5 : 4}>
                         <Text size="sm" c="dimmed" ta="center" py="md" data-testid="no-match">
                           No organization matches “{q}”.
                         </Text>
@@ -462,7 +483,9 @@ function OrganizationsList({
                         groups={groupsById}
                         selected={organization.id === selected.organizationId}
                         picked={organization.id === picked?.id}
-                        canEdit={canEdit}
+                        actions={actions}
+                        canRename={canRename(organization)}
+                        canDelete={canCreate}
                         onPick={() => setPicked(organization)}
                         onSet={() => organization.id !== selected.organizationId && setOrganization.mutate(organization)}
                         onEdit={() => onEdit(organization)}
@@ -717,6 +740,11 @@ function GroupsPanel({ accountId, canEdit, onCreate }: { accountId: string; canE
   }
   return (
     <>
+      {!canEdit ? (
+        <Alert color="gray" variant="light" mb="md" data-testid="groups-read-only-notice">
+          Only owners of the account create, change or delete groups.
+        </Alert>
+      ) : null}
       {groups.data.length === 0 ? (
         <EmptyPanel
           testId="empty-groups"
@@ -788,7 +816,9 @@ export function OrganizationsPage({ me, accountId }: { me: Me; accountId: string
     document.title = `Organizations · ${membership?.companyName ?? 'Account'} · Tessera`;
   }, [membership?.companyName]);
   if (!membership) return <AccountNotFound />;
-  const canEdit = membership.role === 'owner';
+  const canCreate = can.createOrganizations(membership);
+  const canEditGroups = can.editGroups(membership);
+  const canAdd = tab === 'groups' ? canEditGroups : canCreate;
   return (
     <>
       <Group justify="space-between" align="flex-end" gap="md">
@@ -801,16 +831,17 @@ export function OrganizationsPage({ me, accountId }: { me: Me; accountId: string
             one and then <b>Set Organization</b>.
           </Text>
         </div>
-        {canEdit ? (
+        {canAdd ? (
           <Button leftSection={<PlusIcon />} onClick={() => (tab === 'groups' ? setCreatingGroup(true) : setCreatingOrganization(true))} style={{ flex: 'none' }}>
             {tab === 'groups' ? 'New group' : 'New organization'}
           </Button>
         ) : null}
       </Group>
-      {!canEdit ? (
+      {!canCreate ? (
         <Alert color="gray" variant="light" data-testid="read-only-notice">
-          You are a {ROLE_LABELS[membership.role]?.toLowerCase()} of this account: only owners create, rename or delete organizations and groups. You can
-          still set the organization you work in.
+          {membership.role === null
+            ? `You are ${rolesPhrase(membership)}: you see the organizations you hold a role on${membership.grants.some((g) => g.role === 'manager') ? ', and rename the ones you manage' : ''}. You can set the organization you work in.`
+            : `You are ${rolesPhrase(membership)}: managers create, rename or delete organizations, and owners change groups. You can still set the organization you work in.`}
         </Alert>
       ) : null}
       <Tabs value={tab} onChange={(value) => setTab(value === 'groups' ? 'groups' : 'organizations')} keepMounted={false}>
@@ -823,10 +854,10 @@ export function OrganizationsPage({ me, accountId }: { me: Me; accountId: string
           </Tabs.Tab>
         </Tabs.List>
         <Tabs.Panel value="organizations">
-          <OrganizationsList accountId={accountId} canEdit={canEdit} onCreate={() => setCreatingOrganization(true)} onEdit={edit.open} onDelete={remove.open} />
+          <OrganizationsList accountId={accountId} membership={membership} onCreate={() => setCreatingOrganization(true)} onEdit={edit.open} onDelete={remove.open} />
         </Tabs.Panel>
         <Tabs.Panel value="groups">
-          <GroupsPanel accountId={accountId} canEdit={canEdit} onCreate={() => setCreatingGroup(true)} />
+          <GroupsPanel accountId={accountId} canEdit={canEditGroups} onCreate={() => setCreatingGroup(true)} />
         </Tabs.Panel>
       </Tabs>
       <DialogFrame opened={creatingOrganization} onClose={() => setCreatingOrganization(false)}>

@@ -2,7 +2,8 @@ import { Alert, Button, Center, Divider, Group, Loader, Paper, Stack, Switch, Te
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { TesseraError, type Account, type Me } from '../../client/sdk.ts';
-import { accountKey, api, meKey, ROLE_LABELS } from '../api.ts';
+import { accountKey, api, meKey } from '../api.ts';
+import { can, rolesPhrase } from '../roles.ts';
 import { CountrySelect, FormAlert, FormStack, useFormErrors } from '../forms.tsx';
 
 function VerifyEmailBanner({ me }: { me: Me }) {
@@ -124,7 +125,7 @@ export function ProfilePage({ me, accountId }: { me: Me; accountId: string }) {
       </Alert>
     );
   }
-  const canEdit = membership.role === 'owner';
+  const canEdit = can.editProfile(membership);
   return (
     <>
       <VerifyEmailBanner me={me} />
@@ -134,7 +135,7 @@ export function ProfilePage({ me, accountId }: { me: Me; accountId: string }) {
             Profile
           </Title>
           <Text c="dimmed" size="sm">
-            How {membership.companyName} appears across Tessera. You are {membership.role === 'owner' ? 'an' : 'a'} {ROLE_LABELS[membership.role]?.toLowerCase()} of this account.
+            How {membership.companyName} appears across Tessera. You are {rolesPhrase(membership)}.
           </Text>
         </div>
       </Group>

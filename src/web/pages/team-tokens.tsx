@@ -406,7 +406,7 @@ function CredentialsSection({ accountId, member, canEdit }: { accountId: string;
   );
 }
 
-/** The member's login tokens and desktop credentials; everything but the lists is for owners. */
+/** The member's login tokens and desktop credentials; everything but the lists is for owners and managers. */
 export function ManageMemberDrawer({
   accountId,
   member,
@@ -441,7 +441,7 @@ export function ManageMemberDrawer({
             <SectionTitle title="Login tokens">
               {canEdit
                 ? `Copy any active token and send it to ${shown.name}; each one signs in to ${shown.name}'s team account in the desktop app. Revoke a token to stop it and end the sessions it opened.`
-                : `The tokens ${shown.name} can sign in with. Only owners can copy, add or revoke them.`}
+                : `The tokens ${shown.name} can sign in with. Owners and managers copy, add or revoke them.`}
             </SectionTitle>
             <TokenTable accountId={accountId} member={shown} canEdit={canEdit} />
             {canEdit ? <AddTokenForm accountId={accountId} member={shown} /> : null}

@@ -24,12 +24,13 @@ import { useEffect, useMemo, useState, type ReactNode } from 'react';
 import { Link } from 'wouter';
 import { TesseraError, type AddedTeamMember, type Me, type TeamMember, type TeamOverview } from '../../client/sdk.ts';
 import type { Plan } from '../../shared/team.ts';
-import { api, ROLE_LABELS, teamKey } from '../api.ts';
+import { api, teamKey } from '../api.ts';
+import { can, rolesPhrase } from '../roles.ts';
 import { FormAlert, FormStack, useFormMutation, type FormErrors } from '../forms.tsx';
 import { PencilIcon, PlusIcon, TrashIcon, UsersIcon } from '../icons.tsx';
 import { ConfirmMutationDialog, DialogFrame, DialogHeader, formatDate, initials, IssuedToken, useDialog } from './team-parts.tsx';
 import { ManageMemberDrawer } from './team-tokens.tsx';
-import { canSeeConnections, useOpenConnections } from './connection-parts.tsx';
+import { useOpenConnections } from './connection-parts.tsx';
 
 const MEMBER_FIELDS = ['name', 'connectionLimit'] as const;
 type MemberField = (typeof MEMBER_FIELDS)[number];
@@ -402,15 +403,11 @@ function EmptyTeam({ canEdit, onAdd }: { canEdit: boolean; onAdd: () => void }) 
 
 export function TeamPage({ me, accountId }: { me: Me; accountId: string }) {
   const membership = me.accounts.find((a) => a.id === accountId);
-  const seesConnections = canSeeConnections(membership?.role);
-  // owners and managers poll the connections, which refresh this when they change; viewers poll this
-  const team = useQuery({
-    queryKey: teamKey(accountId),
-    queryFn: () => api.getTeam(accountId),
-    enabled: membership !== undefined,
-    refetchInterval: seesConnections ? false : 15_000,
-  });
-  const connections = useOpenConnections(accountId, membership !== undefined && seesConnections);
+  // team accounts are for people with a role on the whole account; roles on organizations do not reach them
+  const seesTeam = membership !== undefined && can.seeTeam(membership);
+  // the connections are polled, and refresh this when they change
+  const team = useQuery({ queryKey: teamKey(accountId), queryFn: () => api.getTeam(accountId), enabled: seesTeam });
+  const connections = useOpenConnections(accountId, seesTeam);
   const devicesByMember = useMemo(() => {
     if (!connections.data) return undefined;
     const byMember = new Map<string, string[]>();
@@ -434,7 +431,19 @@ export function TeamPage({ me, accountId }: { me: Me; accountId: string }) {
       </Alert>
     );
   }
-  const canEdit = membership.role === 'owner';
+  if (!seesTeam) {
+    return (
+      <>
+        <Title order={1} size="h2">
+          Team accounts
+        </Title>
+        <Alert color="gray" variant="light" data-testid="read-only-notice">
+          You are {rolesPhrase(membership)}: team accounts are for people with a role on the whole account. Ask an owner if you need them.
+        </Alert>
+      </>
+    );
+  }
+  const canEdit = can.manageTeam(membership);
   const managed = team.data?.members.find((m) => m.id === manage.target) ?? null;
   return (
     <>
@@ -463,10 +472,10 @@ export function TeamPage({ me, accountId }: { me: Me; accountId: string }) {
         </Alert>
       ) : (
         <>
-          <PlanSummary team={team.data} connectionsHref={seesConnections ? `/accounts/${accountId}/connections` : null} />
+          <PlanSummary team={team.data} connectionsHref={`/accounts/${accountId}/connections`} />
           {!canEdit ? (
             <Alert color="gray" variant="light" data-testid="read-only-notice">
-              You are {membership.role === 'owner' ? 'an' : 'a'} {ROLE_LABELS[membership.role]?.toLowerCase()} of this account: only owners can add, change or remove team members and copy their login tokens.
+              You are {rolesPhrase(membership)}: owners and managers of the whole account add, change or remove team members and copy their login tokens.
             </Alert>
           ) : null}
           {team.data.members.length === 0 ? (
