@@ -191,6 +191,16 @@ for (const backend of BACKENDS) {
         'the new account is added, their own stays',
       );
       await existing.client.createDevice(owner.account.id, lab.id, { name: 'By the invitee', kind: 'usb', identifier: 'INV-1' });
+
+      // one person, two accounts: in each only what the roles there allow
+      const hidden = await owner.client.createOrganization(owner.account.id, { name: 'Not shared' });
+      assert.deepEqual((await existing.client.listOrganizations(owner.account.id)).items.map((o) => o.name), ['Lab']);
+      assert.equal((await problemOf(existing.client.listDevices(owner.account.id, hidden.id))).status, 404, 'an organization outside the role is not there');
+      assert.equal((await problemOf(existing.client.updateAccount(owner.account.id, { companyName: 'Taken over' }))).status, 403);
+      assert.equal((await problemOf(existing.client.getTeam(owner.account.id))).status, 403, 'team members need a role on the whole account');
+      await existing.client.createOrganization(existing.account.id, { name: 'Mine' });
+      assert.equal((await existing.client.updateAccount(existing.account.id, { companyName: 'Their Own Group' })).companyName, 'Their Own Group');
+      assert.deepEqual((await existing.client.listOrganizations(existing.account.id)).items.map((o) => o.name), ['Mine']);
       const password = await t.db.database.db.selectFrom('users').select('password_hash').where('id', '=', existing.user.id).executeTakeFirstOrThrow();
       assert.ok(password.password_hash);
       await t.client().signIn({ email: existing.email, password: STRONG_PASSWORD }); // their password did not change
