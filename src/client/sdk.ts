@@ -48,6 +48,7 @@ import type {
   InvitationPreview,
   SetUserRolesBody,
 } from '../shared/users.ts';
+import type { AccessKey, CreateAccessKeyBody, IssuedAccessKey } from '../shared/access-keys.ts';
 
 /** A problem document answered by the server, as a typed error. */
 export class TesseraError extends Error {
@@ -80,6 +81,11 @@ export interface ClientOptions {
   cookieJar?: boolean;
   /** Sent as User-Agent by programs (browsers send their own); it shows in the audit log. */
   userAgent?: string;
+  /**
+   * An access key (`tsr_ak_…`): every call authenticates with it as a bearer token, acting with the
+   * key's role inside its scope. No session and no CSRF token are involved.
+   */
+  accessKey?: string;
 }
 
 /** A minimal cookie jar for one origin: enough for the session and CSRF cookies. */
@@ -113,6 +119,7 @@ export class TesseraClient {
   readonly #fetch: typeof fetch;
   readonly #jar: CookieJar | null;
   readonly #userAgent: string | undefined;
+  readonly #accessKey: string | undefined;
   #csrfToken: string | null = null;
 
   constructor(options: ClientOptions = {}) {
@@ -120,11 +127,13 @@ export class TesseraClient {
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.#jar = options.cookieJar ? new CookieJar() : null;
     this.#userAgent = options.userAgent;
+    this.#accessKey = options.accessKey;
   }
 
   async #request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const unsafe = method !== 'GET' && method !== 'HEAD';
-    if (!unsafe) return this.#send<T>(method, path, body, false);
+    // a bearer key is no cookie: there is nothing for a CSRF token to protect
+    if (!unsafe || this.#accessKey) return this.#send<T>(method, path, body, false);
     if (this.#csrfToken === null) await this.refreshCsrfToken();
     try {
       return await this.#send<T>(method, path, body, true);
@@ -142,6 +151,7 @@ export class TesseraClient {
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (unsafe && this.#csrfToken) headers['x-csrf-token'] = this.#csrfToken;
     if (this.#userAgent) headers['user-agent'] = this.#userAgent;
+    if (this.#accessKey) headers.authorization = `Bearer ${this.#accessKey}`;
     const cookie = this.#jar?.header();
     if (cookie) headers.cookie = cookie;
     const response = await this.#fetch(`${this.#baseUrl}/api/v1${path}`, {
@@ -339,6 +349,18 @@ export class TesseraClient {
   acceptInvitation(body: AcceptInvitationBody): Promise<AcceptedInvitation> {
     return this.#request('POST', '/invitations/accept', body);
   }
+
+  // Access keys (owners, signed in: a key never manages keys)
+
+  async listAccessKeys(accountId: string): Promise<AccessKey[]> {
+    return (await this.#request<{ items: AccessKey[] }>('GET', `${accountPath(accountId)}/access-keys`)).items;
+  }
+  createAccessKey(accountId: string, body: CreateAccessKeyBody): Promise<IssuedAccessKey> {
+    return this.#request('POST', `${accountPath(accountId)}/access-keys`, body);
+  }
+  async revokeAccessKey(accountId: string, keyId: string): Promise<void> {
+    await this.#request('DELETE', `${accountPath(accountId)}/access-keys/${encodeURIComponent(keyId)}`);
+  }
 }
 
 function accountPath(accountId: string): string {
@@ -360,3 +382,4 @@ function memberPath(accountId: string, memberId?: string): string {
 export type { Account, Me, User, TeamMember, TeamOverview, LoginToken, IssuedLoginToken, AddedTeamMember };
 export type { Organization, OrganizationPage, OrganizationGroup, Device, DevicePage, OpenConnection };
 export type { AccountUser, Invitation, InvitationPreview, AcceptedInvitation };
+export type { AccessKey, IssuedAccessKey };

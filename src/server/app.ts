@@ -15,10 +15,12 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { ProblemDocument } from '../shared/contracts.ts';
-import { registerAuthorization } from './auth/access.ts';
+import { registerAuthorization, type AccessRule } from './auth/access.ts';
 import { authRoutes } from './auth/routes.ts';
 import { CSRF_COOKIE, SESSION_COOKIE } from './auth/cookies.ts';
 import { SessionStore, type PortalPrincipal } from './auth/sessions.ts';
+import { AccessKeyStore } from './auth/access-keys.ts';
+import { authenticateAccessKey, bearerOf } from './auth/key-authentication.ts';
 import { Throttle } from './auth/throttle.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
@@ -29,6 +31,7 @@ import { organizationRoutes } from './domain/organizations/routes.ts';
 import { deviceRoutes } from './domain/devices/routes.ts';
 import { connectionRoutes } from './domain/connections/routes.ts';
 import { accessRoutes } from './domain/access/routes.ts';
+import { accessKeyRoutes } from './domain/access-keys/routes.ts';
 import { clientRoutes } from './client-api/routes.ts';
 import { ClientSessionStore } from './client-api/sessions.ts';
 import { createSealer } from './auth/sealing.ts';
@@ -69,6 +72,14 @@ function requestId(request: { headers: Record<string, string | string[] | undefi
   return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
 }
 
+/** Who may call a /api/v1 operation, as the OpenAPI document says it: a session, and an access key unless the rule is for people only. */
+function securityOf(rule: AccessRule | undefined): Array<Record<string, string[]>> {
+  const session = { portalSession: [], csrfToken: [] };
+  if (!rule || rule.scope === 'public') return [];
+  if (rule.scope === 'signedIn' || (rule.scope === 'account' && rule.people)) return [session];
+  return [session, { accessKey: [] }];
+}
+
 function deriveKey(secret: Buffer, purpose: string): Buffer {
   return createHmac('sha256', secret).update(purpose).digest();
 }
@@ -106,8 +117,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reuseGraceMs: config.clientRefreshGraceSeconds * 1000,
     cacheMs: config.clientTokenCacheSeconds * 1000,
   });
+  const accessKeys = new AccessKeyStore(database, clock, config.sessionCacheSeconds * 1000);
   await sessions.start();
   await clientSessions.start();
+  await accessKeys.start();
   const mailer = options.mailer ?? createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, log: app.log });
   const services: Services = {
     config,
@@ -115,6 +128,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     clock,
     sessions,
     clientSessions,
+    accessKeys,
     sealer: createSealer(options.secret),
     throttle: new Throttle(database, clock),
     mailer,
@@ -125,6 +139,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     await sessions.stop();
     await clientSessions.stop();
+    await accessKeys.stop();
     mailer.close();
   });
 
@@ -154,10 +169,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.headers(request.url.startsWith('/api/docs') ? API_REFERENCE_HEADERS : SECURITY_HEADERS);
     reply.header('x-request-id', request.id);
     if (!request.url.startsWith('/api/')) return;
-    request.principal = await sessions.resolve(request.cookies[SESSION_COOKIE]);
+    // a program's access key, or a person's session cookie: never both, so a cookie cannot ride
+    // along on a request that skips the CSRF check below
+    const bearer = request.url.startsWith(API_PREFIX) ? bearerOf(request) : undefined;
+    if (bearer !== undefined) request.accessKey = await authenticateAccessKey(services, request, bearer);
+    else request.principal = await sessions.resolve(request.cookies[SESSION_COOKIE]);
   });
   app.addHook('onRequest', (request, reply, done) => {
-    if (!UNSAFE_METHODS.has(request.method) || !request.url.startsWith(API_PREFIX)) return done();
+    if (!UNSAFE_METHODS.has(request.method) || !request.url.startsWith(API_PREFIX) || request.accessKey) return done();
     app.csrfProtection(request, reply, done);
   });
 
@@ -177,6 +196,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         securitySchemes: {
           portalSession: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'Portal session cookie' },
           csrfToken: { type: 'apiKey', in: 'header', name: 'X-CSRF-Token', description: 'From GET /api/v1/auth/csrf or the sign-in answer; required on unsafe methods' },
+          accessKey: { type: 'http', scheme: 'bearer', description: 'An access key (tsr_ak_…) made by an owner; acts with its role inside its scope. No CSRF header needed.' },
           clientAccessToken: { type: 'http', scheme: 'bearer', description: 'Desktop client access token from POST /client/v1/token' },
         },
       },
@@ -198,7 +218,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (!route.schema || !(api || route.url.startsWith('/client/v1'))) return;
     const schema = route.schema as { response?: Record<string, unknown>; security?: unknown };
     if (!schema.response?.['400']) schema.response = { ...schema.response, '4XX': ProblemDocument, '5XX': ProblemDocument };
-    if (api) schema.security ??= [{ portalSession: [], csrfToken: [] }];
+    if (api) schema.security ??= securityOf(route.config?.access);
   });
 
   await app.register(
@@ -211,6 +231,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(deviceRoutes);
       await api.register(connectionRoutes);
       await api.register(accessRoutes);
+      await api.register(accessKeyRoutes);
       api.get('/openapi.json', { config: { access: { scope: 'public' } }, schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: API_PREFIX },

@@ -6,6 +6,7 @@ import type { SessionStore } from './auth/sessions.ts';
 import type { Throttle } from './auth/throttle.ts';
 import type { Sealer } from './auth/sealing.ts';
 import type { ClientSessionStore } from './client-api/sessions.ts';
+import type { AccessKeyStore } from './auth/access-keys.ts';
 
 /** What route plugins reach through `app.services`; built once by buildApp. */
 export interface Services {
@@ -15,6 +16,8 @@ export interface Services {
   sessions: SessionStore;
   /** Desktop sessions of team members. */
   clientSessions: ClientSessionStore;
+  /** Access keys of programs calling the management API. */
+  accessKeys: AccessKeyStore;
   /** Seals the secrets owners may see again (login tokens). */
   sealer: Sealer;
   throttle: Throttle;

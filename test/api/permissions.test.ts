@@ -34,11 +34,27 @@ type PrincipalName = (typeof PRINCIPALS)[number];
 const CELLS = ['✓', '403', '404', '401', 'public', 'signed in', 'client token'] as const;
 type Cell = (typeof CELLS)[number];
 
+/** How access keys fare on an operation (docs/permissions.md, "Access keys"). */
+const KEY_CELLS = ['as role', 'people only', 'public', 'client token', '401'] as const;
+type KeyCell = (typeof KEY_CELLS)[number];
+
+/** The keys the matrix makes, each answering as the column of the same single role. */
+const KEY_PRINCIPALS = {
+  'owner key': 'owner',
+  'account manager key': 'account manager',
+  'account viewer key': 'account viewer',
+  'group manager key': 'group manager',
+  'org viewer key': 'org viewer',
+  "outsider's key": 'outsider',
+} as const satisfies Record<string, PrincipalName>;
+type KeyPrincipalName = keyof typeof KEY_PRINCIPALS;
+
 interface Row {
   operationId: string;
   /** "METHOD /path" as the OpenAPI document spells it. */
   request: string;
   cells: Record<PrincipalName, Cell>;
+  key: KeyCell;
 }
 
 const MATRIX_FILE = new URL('../../docs/permissions.md', import.meta.url);
@@ -57,12 +73,15 @@ function parseMatrix(markdown: string): Row[] {
   const operationAt = 0;
   const requestAt = column('Request');
   const principalAt = Object.fromEntries(PRINCIPALS.map((p) => [p, column(p)])) as Record<PrincipalName, number>;
+  const keyAt = column('access key');
   const rows: Row[] = [];
   for (const line of lines.slice(headerAt + 2)) {
     if (!line.startsWith('|')) break;
     const cells = split(line);
     const operationId = cells[operationAt]!;
-    const row: Row = { operationId, request: cells[requestAt]!, cells: {} as Record<PrincipalName, Cell> };
+    const key = cells[keyAt] as KeyCell;
+    assert.ok(KEY_CELLS.includes(key), `${operationId} / access key: "${key}" is not one of ${KEY_CELLS.join(', ')}`);
+    const row: Row = { operationId, request: cells[requestAt]!, cells: {} as Record<PrincipalName, Cell>, key };
     for (const p of PRINCIPALS) {
       const value = cells[principalAt[p]] as Cell;
       assert.ok(CELLS.includes(value), `${operationId} / ${p}: "${value}" is not one of ${CELLS.join(', ')}`);
@@ -82,7 +101,7 @@ const ROWS = parseMatrix(readFileSync(MATRIX_FILE, 'utf8'));
 
 /** Who calls: a principal of the table, or nobody signed in. */
 interface Who {
-  label: PrincipalName | 'anonymous';
+  label: PrincipalName | KeyPrincipalName | 'anonymous';
   caller: Caller;
   email: string | null;
   userId: string | null;
@@ -123,6 +142,9 @@ interface World {
   hostAccountId: string;
   lookupToken: string;
   who: Record<PrincipalName, Who>;
+  /** Access keys, each with a caller that sends it instead of a session. */
+  keys: Record<KeyPrincipalName, Who>;
+  ownerKeyId: string;
 }
 
 let sequence = 0;
@@ -158,6 +180,23 @@ async function buildWorld(t: TestApp): Promise<World> {
   }
   const outsider = await registerPerson(t, { companyName: 'Elsewhere Ltd', ip: nextAddress() });
   who.outsider = { label: 'outsider', caller: await new Caller(t).signIn(outsider.email), email: outsider.email, userId: outsider.user.id };
+
+  const keyScopes: Array<[KeyPrincipalName, { role: 'owner' | 'manager' | 'viewer'; groupId?: string; organizationId?: string }]> = [
+    ['owner key', { role: 'owner' }],
+    ['account manager key', { role: 'manager' }],
+    ['account viewer key', { role: 'viewer' }],
+    ['group manager key', { role: 'manager', groupId: groupG }],
+    ['org viewer key', { role: 'viewer', organizationId: orgA }],
+  ];
+  const keys = {} as Record<KeyPrincipalName, Who>;
+  const keyWho = (label: KeyPrincipalName, secret: string): Who => ({ label, caller: new Caller(t, nextAddress(), { accessKey: secret }), email: null, userId: null });
+  let ownerKeyId = '';
+  for (const [label, scope] of keyScopes) {
+    const issued = await sdk.createAccessKey(accountId, { name: label, ...scope });
+    if (label === 'owner key') ownerKeyId = issued.key.id;
+    keys[label] = keyWho(label, issued.secret);
+  }
+  keys["outsider's key"] = keyWho("outsider's key", (await outsider.client.createAccessKey(outsider.account.id, { name: 'Elsewhere', role: 'owner' })).secret);
 
   const deskMember = await sdk.addTeamMember(accountId, { name: 'Front desk' });
   const desk = new TesseraDesktopClient({ baseUrl: 'http://tessera.test', fetch: injectFetch(t.app) });
@@ -200,6 +239,8 @@ async function buildWorld(t: TestApp): Promise<World> {
     hostAccountId: host.account.id,
     lookupToken,
     who,
+    keys,
+    ownerKeyId,
   };
 }
 
@@ -362,6 +403,13 @@ const RUNNERS: Record<string, Runner> = {
     const invitationId = allowed ? (await w.owner.createInvitation(w.accountId, { email: uniqueEmail('doomed'), role: 'viewer' })).id : w.invitationId;
     return who.caller.call('DELETE', accountUrl(w, `/invitations/${invitationId}`));
   },
+  listAccessKeys: (w, who) => who.caller.call('GET', accountUrl(w, '/access-keys')),
+  createAccessKey: (w, who) => who.caller.call('POST', accountUrl(w, '/access-keys'), { json: { name: next('Key'), role: 'viewer' } }),
+  // refused calls aim at the matrix's own owner key: a wrong success would break every later row
+  revokeAccessKey: async (w, who, allowed) => {
+    const keyId = allowed ? (await w.owner.createAccessKey(w.accountId, { name: next('Doomed key'), role: 'viewer' })).key.id : w.ownerKeyId;
+    return who.caller.call('DELETE', accountUrl(w, `/access-keys/${keyId}`));
+  },
   lookupInvitation: (w, who) => who.caller.call('POST', '/api/v1/invitations/lookup', { json: { token: w.lookupToken } }),
   // signed in, only the invited person may accept: each principal accepts an invitation of its own
   // (to another account, so the matrix's account keeps its users); nobody signed in signs up
@@ -440,6 +488,24 @@ function expectationOf(cell: Cell): 'success' | 401 | 403 | 404 {
   }
 }
 
+/** What an access key should get on a row: its role's column, or the key column's own answer. */
+function keyExpectation(row: Row, key: KeyPrincipalName): { cell: string; expected: 'success' | 401 | 403 | 404 } {
+  switch (row.key) {
+    case 'as role': {
+      const cell = row.cells[KEY_PRINCIPALS[key]];
+      assert.ok(cell === '✓' || cell === '403' || cell === '404', `${row.operationId}: "as role" needs a role cell, not "${cell}"`);
+      return { cell, expected: expectationOf(cell) };
+    }
+    case 'people only':
+      return { cell: row.key, expected: 403 };
+    case 'public':
+      return { cell: row.key, expected: 'success' };
+    case 'client token':
+    case '401':
+      return { cell: row.key, expected: 401 };
+  }
+}
+
 interface OpenApiOperation {
   operationId: string;
   request: string;
@@ -511,13 +577,24 @@ for (const backend of BACKENDS) {
       assert.deepEqual(await ids('other-org manager', '/organizations?limit=200'), new Set([orgB]), 'the other-org manager sees only B');
       assert.deepEqual(await ids('other-org manager', '/groups'), new Set(), 'the other-org manager sees no group');
       assert.deepEqual(await ids('other-org manager', '/connections'), new Set([leaseB]), "the other-org manager sees only B's connections");
+      // keys are filtered like people with the same role
+      const keyIds = async (k: KeyPrincipalName, path: string) => {
+        const answer = await w.keys[k].caller.call('GET', accountUrl(w, path));
+        assert.equal(answer.status, 200, `${k} lists ${path}`);
+        return new Set<string>(answer.body.items.map((item: { id?: string; leaseId?: string }) => item.id ?? item.leaseId));
+      };
+      assert.deepEqual(await keyIds('account viewer key', '/organizations?limit=200'), new Set([orgA, orgB, orgC]));
+      assert.deepEqual(await keyIds('group manager key', '/organizations?limit=200'), new Set([orgA, orgC]), 'a key on G sees the organizations of G');
+      assert.deepEqual(await keyIds('group manager key', '/connections'), new Set([leaseA]));
+      assert.deepEqual(await keyIds('org viewer key', '/organizations?limit=200'), new Set([orgA]), 'a key on A sees only A');
+      assert.deepEqual(await keyIds('org viewer key', '/groups'), new Set());
       // the search and the keyset pages stay inside the filter
       const searched = await w.who['org viewer'].caller.call('GET', accountUrl(w, '/organizations?q=B'));
       assert.deepEqual(searched.body.items, [], 'a search never reaches past the filter');
     });
 
     for (const row of ROWS) {
-      it(`${row.operationId}: ${PRINCIPALS.map((p) => `${p} ${row.cells[p]}`).join(', ')}`, async () => {
+      it(`${row.operationId}: ${PRINCIPALS.map((p) => `${p} ${row.cells[p]}`).join(', ')}; access keys ${row.key}`, async () => {
         const run = RUNNERS[row.operationId];
         assert.ok(run, `no request for ${row.operationId}`);
         const failures: string[] = [];
@@ -528,6 +605,14 @@ for (const backend of BACKENDS) {
           checked += 1;
           const why = mismatch(answer, expected);
           if (why) failures.push(`${p} (${cell}): ${why}`);
+        }
+        // access keys, each as its role's column or as the key column says
+        for (const key of Object.keys(KEY_PRINCIPALS) as KeyPrincipalName[]) {
+          const { cell, expected } = keyExpectation(row, key);
+          const answer = await run(w, w.keys[key], cell === '✓' || cell === 'public');
+          checked += 1;
+          const why = mismatch(answer, expected);
+          if (why) failures.push(`${key} (${cell}): ${why}`);
         }
         // nobody signed in: public operations answer, every other one is a 401
         const cells = new Set(PRINCIPALS.map((p) => row.cells[p]));

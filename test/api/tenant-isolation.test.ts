@@ -26,7 +26,7 @@ let sequence = 0;
 // Two accounts, each with one of everything that has an id
 
 /** The kinds of id an operation can take; every id parameter or field maps to one. */
-const ID_KINDS = ['accountId', 'organizationId', 'groupId', 'deviceId', 'memberId', 'tokenId', 'leaseId', 'userId', 'invitationId'] as const;
+const ID_KINDS = ['accountId', 'organizationId', 'groupId', 'deviceId', 'memberId', 'tokenId', 'leaseId', 'userId', 'invitationId', 'keyId'] as const;
 type IdKind = (typeof ID_KINDS)[number];
 
 /** Parameter and field names (last segment, `[]` dropped) → the kind of id they carry. */
@@ -41,6 +41,7 @@ const ID_SOURCES: Record<string, IdKind> = {
   leaseId: 'leaseId',
   userId: 'userId',
   invitationId: 'invitationId',
+  keyId: 'keyId',
 };
 
 /**
@@ -59,6 +60,8 @@ interface Tenant {
   owner: Caller;
   /** A team member's desktop access token: the principal of /client/v1. */
   bearer: string;
+  /** An owner access key of the account, the other principal of /api/v1. */
+  ownerKey: Caller;
 }
 
 async function seedTenant(t: TestApp, label: 'A' | 'B'): Promise<Tenant> {
@@ -87,6 +90,8 @@ async function seedTenant(t: TestApp, label: 'A' | 'B'): Promise<Tenant> {
   await sdk.addAccountUser(accountId, { name: `${label} group viewer`, email: uniqueEmail(`grpview-${label}`), password: STRONG_PASSWORD, role: 'viewer', groupId: group });
   const invitation = await sdk.createInvitation(accountId, { email: uniqueEmail(`pending-${label}`), role: 'viewer' });
   await sdk.setSelectedOrganization(accountId, org);
+  const scopedKey = await sdk.createAccessKey(accountId, { name: `${label} reader`, role: 'viewer', organizationId: org });
+  const ownerKey = await sdk.createAccessKey(accountId, { name: `${label} owner key`, role: 'owner' });
 
   return {
     label,
@@ -101,9 +106,11 @@ async function seedTenant(t: TestApp, label: 'A' | 'B'): Promise<Tenant> {
       leaseId: lease,
       userId: viewer.user.id,
       invitationId: invitation.id,
+      keyId: scopedKey.key.id,
     },
     owner: await new Caller(t).signIn(person.email),
     bearer: desktop.tokens!.access_token,
+    ownerKey: new Caller(t, nextAddress(), { accessKey: ownerKey.secret }),
   };
 }
 
@@ -124,6 +131,8 @@ interface Operation {
   method: string;
   path: string;
   slots: Slot[];
+  /** The document lets an access key call it (its security lists accessKey). */
+  viaKey: boolean;
 }
 
 interface OpenApiSchema {
@@ -138,7 +147,7 @@ interface OpenApiSchema {
 }
 
 interface OpenApiDocument {
-  paths: Record<string, Record<string, { operationId?: string; parameters?: Array<{ in: string; name: string; schema?: OpenApiSchema }>; requestBody?: { content: Record<string, { schema: OpenApiSchema }> } }>>;
+  paths: Record<string, Record<string, { operationId?: string; security?: Array<Record<string, unknown>>; parameters?: Array<{ in: string; name: string; schema?: OpenApiSchema }>; requestBody?: { content: Record<string, { schema: OpenApiSchema }> } }>>;
   components?: { schemas?: Record<string, OpenApiSchema> };
 }
 
@@ -185,7 +194,8 @@ function operationsOf(document: OpenApiDocument, problems: string[]): { withIds:
         bodyIds(content.schema, '', found);
         for (const pointer of found.keys()) if (!slots.some((s) => s.key === `body.${pointer}`)) add('body', pointer);
       }
-      if (slots.length > 0) withIds.push({ operationId, method: method.toUpperCase(), path, slots });
+      const viaKey = (op.security ?? []).some((requirement) => 'accessKey' in requirement);
+      if (slots.length > 0) withIds.push({ operationId, method: method.toUpperCase(), path, slots, viaKey });
       else withoutIds.push(operationId);
     }
   }
@@ -230,6 +240,7 @@ const BODIES: Record<string, BodyBuilder> = {
   setAccountUserRoles: (c) => ({ role: 'viewer', grants: [{ role: 'manager', ...scopeOf(c, 'grants[].') }] }),
   transferOwnership: (c) => ({ userId: c.id('userId') }),
   createInvitation: (c) => ({ email: c.email('invited'), role: 'viewer', ...scopeOf(c) }),
+  createAccessKey: (c) => ({ name: c.unique('Planted key'), role: 'viewer', ...scopeOf(c) }),
   clientOpenConnection: (c) => ({ deviceId: c.id('deviceId') }),
 };
 
@@ -315,6 +326,8 @@ async function snapshot(t: TestApp, accountId: string): Promise<Snapshot> {
     const out: Snapshot = {};
     for (const table of tables) {
       const rows = (await sql<Record<string, unknown>>`select * from ${sql.table(table)} where account_id = ${accountId}`.execute(tx)).rows;
+      // using a key stamps when it was last used: the walk's own owner key is used on purpose
+      if (table === 'access_keys') for (const row of rows) delete row.last_used_at;
       out[table] = rows.map(rowText).sort();
     }
     const people = sql`select user_id from memberships where account_id = ${accountId}`;
@@ -335,7 +348,7 @@ async function snapshot(t: TestApp, accountId: string): Promise<Snapshot> {
  * `uniques` keeps names and emails the same across the two calls of a pair; `read` collects the
  * body fields the builder filled in.
  */
-function callAs(self: Tenant, op: Operation, values: Map<string, string>, focus: string | null, uniques: Map<string, string>, read: Set<string>): Promise<Answer> {
+function callAs(self: Tenant, op: Operation, values: Map<string, string>, focus: string | null, uniques: Map<string, string>, read: Set<string>, asKey = false): Promise<Answer> {
   let url = op.path;
   const query = new URLSearchParams();
   for (const s of op.slots) {
@@ -357,6 +370,7 @@ function callAs(self: Tenant, op: Operation, values: Map<string, string>, focus:
   };
   const builder = op.operationId === 'clientEnroll' ? enrollBody(self) : BODIES[op.operationId];
   const json = builder ? builder(context) : undefined;
+  if (asKey) return self.ownerKey.call(op.method, url, { json });
   return self.owner.call(op.method, url, { json, ...(op.path.startsWith('/client/v1/') ? { bearer: self.bearer } : {}) });
 }
 
@@ -390,7 +404,7 @@ for (const backend of BACKENDS) {
     after(async () => {
       await t?.close();
       console.log(
-        `# tenant isolation (${backend}): ${operations.length} operations that take ids × their ids × 2 directions = ${pairs} (other account's id, unknown id) pairs, ${calls} calls ` +
+        `# tenant isolation (${backend}): ${operations.length} operations that take ids × their ids × 3 walks (A→B, B→A, A's owner key→B) = ${pairs} (other account's id, unknown id) pairs, ${calls} calls ` +
           `(${withoutIds.length} operations take no id) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
       );
     });
@@ -416,8 +430,11 @@ for (const backend of BACKENDS) {
     it("answers every operation called with the other account's ids exactly as with an unknown id", async () => {
       const failures: string[] = [];
       const exercised = new Map<string, Set<string>>();
-      // A's principal with B's ids, and (the same walk mirrored) B's principal with A's
-      for (const [self, other] of [[a, b], [b, a]] as const) for (const op of operations) {
+      // A's principal with B's ids, the same walk mirrored (B's principal with A's), and A's owner
+      // access key with B's ids on every operation a key may call
+      const walks = [[a, b, false], [b, a, false], [a, b, true]] as const;
+      for (const [self, other, asKey] of walks) for (const op of operations.filter((o) => !asKey || o.viaKey)) {
+        const who = `${self.label}${asKey ? "'s key" : ''}`;
         const read = new Set<string>();
         const addressIds = op.slots.filter((s) => s.where !== 'body');
         // one id at a time with the caller's own everywhere else; then every address id at once (the other's whole URL)
@@ -431,14 +448,14 @@ for (const backend of BACKENDS) {
           const focus = varied.length === 1 ? varied[0]!.key : null;
           const foreignValues = new Map(varied.map((s) => [s.key, other.ids[s.kind]]));
           const unknownValues = new Map(varied.map((s) => [s.key, uuidv7()]));
-          const foreign = await callAs(self, op, foreignValues, focus, uniques, read);
-          const unknown = await callAs(self, op, unknownValues, focus, uniques, read);
+          const foreign = await callAs(self, op, foreignValues, focus, uniques, read, asKey);
+          const unknown = await callAs(self, op, unknownValues, focus, uniques, read, asKey);
           calls += 2;
           pairs += 1;
-          const tried = `${self.label}→${other.label} ${op.operationId}`;
+          const tried = `${who}→${other.label} ${op.operationId}`;
           for (const s of varied) (exercised.get(tried) ?? exercised.set(tried, new Set()).get(tried)!).add(s.key);
 
-          const label = `${self.label}'s ${op.operationId} (${op.method} ${op.path}) with ${other.label}'s ${varied.map((s) => s.key).join(' + ')}`;
+          const label = `${who}'s ${op.operationId} (${op.method} ${op.path}) with ${other.label}'s ${varied.map((s) => s.key).join(' + ')}`;
           const why = notARefusal(op.operationId, varied, unknown);
           if (why) failures.push(`${label}, unknown id: ${why}`);
           const sameAnswer =
@@ -453,13 +470,13 @@ for (const backend of BACKENDS) {
           }
         }
         for (const s of op.slots) {
-          if (s.where === 'body' && !read.has(s.key)) failures.push(`${self.label}'s ${op.operationId}: its body never carried ${s.key}`);
+          if (s.where === 'body' && !read.has(s.key)) failures.push(`${who}'s ${op.operationId}: its body never carried ${s.key}`);
         }
       }
 
       // coverage: every operation that takes an id, and every id it takes, was called with the other account's
-      const missed = ['A→B', 'B→A'].flatMap((direction) =>
-        operations.flatMap((o) => o.slots.filter((s) => !exercised.get(`${direction} ${o.operationId}`)?.has(s.key)).map((s) => `${direction} ${o.operationId} ${s.key}`)),
+      const missed = ['A→B', 'B→A', "A's key→B"].flatMap((direction) =>
+        operations.filter((o) => !direction.includes('key') || o.viaKey).flatMap((o) => o.slots.filter((s) => !exercised.get(`${direction} ${o.operationId}`)?.has(s.key)).map((s) => `${direction} ${o.operationId} ${s.key}`)),
       );
       assert.deepEqual(missed, [], 'ids the walk did not try');
       assert.deepEqual(failures, [], 'operations that tell a foreign id from an unknown one');

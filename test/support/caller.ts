@@ -25,10 +25,13 @@ export class Caller {
   readonly address: string;
   readonly #cookies = new Map<string, string>();
   #csrf: string | null = null;
+  /** An access key sent on every call instead of a session (no cookies, no CSRF header). */
+  readonly #accessKey: string | undefined;
 
-  constructor(t: TestApp, address = nextAddress()) {
+  constructor(t: TestApp, address = nextAddress(), options: { accessKey?: string } = {}) {
     this.#t = t;
     this.address = address;
+    this.#accessKey = options.accessKey;
   }
 
   /**
@@ -49,11 +52,12 @@ export class Caller {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       payload = new URLSearchParams(options.form).toString();
     }
-    if (method !== 'GET' && url.startsWith('/api/v1/')) {
+    const bearer = options.bearer ?? this.#accessKey;
+    if (method !== 'GET' && url.startsWith('/api/v1/') && !this.#accessKey) {
       if (this.#csrf === null) await this.refreshCsrf();
       headers['x-csrf-token'] = this.#csrf!;
     }
-    if (options.bearer) headers.authorization = `Bearer ${options.bearer}`;
+    if (bearer) headers.authorization = `Bearer ${bearer}`;
     if (this.#cookies.size > 0) headers.cookie = [...this.#cookies].map(([n, v]) => `${n}=${v}`).join('; ');
     const response = await this.#t.app.inject({ method: method as 'GET', url, headers, payload, remoteAddress: this.address });
     if (options.keepCookies) this.#store(response.cookies);

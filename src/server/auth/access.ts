@@ -3,6 +3,7 @@ import type { AccountMembership, Role, RoleGrant } from '../../shared/contracts.
 import type { Database } from '../db/database.ts';
 import type { ScopedRole } from '../db/schema.ts';
 import { fieldError, forbidden, notFound, unauthenticated } from '../http/errors.ts';
+import type { KeyPrincipal } from './access-keys.ts';
 import type { PortalPrincipal } from './sessions.ts';
 
 /**
@@ -21,8 +22,12 @@ export type AccessRule =
   | { scope: 'public' }
   /** Any signed-in person. */
   | { scope: 'signedIn' }
-  /** A role on the whole account of :accountId; 'anyRole' admits anyone holding a role anywhere in it. */
-  | { scope: 'account'; role: Role | 'anyRole' }
+  /**
+   * A role on the whole account of :accountId; 'anyRole' admits anyone holding a role anywhere in
+   * it. `people` refuses access keys: what a key may never do (manage keys, transfer ownership)
+   * or what belongs to a person (the organization they work in).
+   */
+  | { scope: 'account'; role: Role | 'anyRole'; people?: true }
   /**
    * A role covering one organization: the :organizationId of the path, the organization of the
    * :deviceId, or that of the device of the :leaseId.
@@ -47,6 +52,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The caller's reach in the account of the path, set by the authorization hook. */
     access: AccountAccess | null;
+    /** The access key the request authenticated with (Authorization: Bearer tsr_ak_…), if any. */
+    accessKey: KeyPrincipal | null;
   }
 }
 
@@ -89,7 +96,7 @@ export function accessOf(request: FastifyRequest): AccountAccess {
   return request.access;
 }
 
-function accountAccess(principal: PortalPrincipal, accountId: string): AccountAccess {
+function accountAccess(principal: PortalPrincipal | KeyPrincipal, accountId: string): AccountAccess {
   const access = principal.access.get(accountId);
   if (!access) throw notFound('The account');
   return access;
@@ -133,10 +140,14 @@ async function organizationOf(database: Database, request: FastifyRequest, of: '
   return found.organization_id;
 }
 
+const KEYS_REFUSED = 'Access keys cannot do this: it needs a person signed in to the portal.';
+
 /** Checks a request against its route's rule; sets request.access for account and organization rules. */
 async function authorize(database: Database, request: FastifyRequest, rule: AccessRule): Promise<void> {
   if (rule.scope === 'public') return;
-  const principal = requireUser(request);
+  const key = request.accessKey;
+  if (key && (rule.scope === 'signedIn' || (rule.scope === 'account' && rule.people))) throw forbidden(KEYS_REFUSED);
+  const principal = key ?? requireUser(request);
   if (rule.scope === 'signedIn') return;
   const access = accountAccess(principal, (request.params as { accountId: string }).accountId);
   request.access = access;
@@ -149,6 +160,7 @@ async function authorize(database: Database, request: FastifyRequest, rule: Acce
 /** Every /api/v1 route must declare its rule; the preHandler enforces it. */
 export function registerAuthorization(app: FastifyInstance, database: Database, prefix: string): void {
   app.decorateRequest('access', null);
+  app.decorateRequest('accessKey', null);
   app.addHook('onRoute', (route) => {
     if (!route.url.startsWith(prefix)) return;
     if (!route.config?.access) throw new Error(`${route.method} ${route.url} declares no access rule (config.access)`);

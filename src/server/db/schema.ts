@@ -44,6 +44,22 @@ export interface RoleGrantsTable {
   created_at: Date;
 }
 
+/** A program's credential for the management API: one role at one scope, the secret stored hashed. */
+export interface AccessKeysTable {
+  account_id: string;
+  id: string;
+  name: string;
+  role: Role;
+  group_id: string | null;
+  organization_id: string | null;
+  secret_hash: Uint8Array;
+  prefix: string;
+  created_by: string | null;
+  created_at: Date;
+  expires_at: Date | null;
+  last_used_at: Date | null;
+}
+
 export interface InvitationsTable {
   account_id: string;
   id: string;
@@ -263,6 +279,7 @@ export interface DB {
   connection_leases: ConnectionLeasesTable;
   role_grants: RoleGrantsTable;
   invitations: InvitationsTable;
+  access_keys: AccessKeysTable;
 }
 
 /**

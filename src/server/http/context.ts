@@ -4,9 +4,9 @@ import type { ChangeContext } from '../domain/audit/record.ts';
 
 /** The audit context of a request: its principal, client address, user agent and request id. */
 export function changeContext(request: FastifyRequest, clock: Clock): ChangeContext {
-  const principal = request.principal;
+  const { principal, accessKey } = request;
   return {
-    actor: principal ? { type: 'user', id: principal.user.id } : { type: 'system', id: null },
+    actor: accessKey ? { type: 'access_key', id: accessKey.id } : principal ? { type: 'user', id: principal.user.id } : { type: 'system', id: null },
     clientAddress: request.ip ?? null,
     userAgent: request.headers['user-agent']?.slice(0, 512) ?? null,
     requestId: request.id,

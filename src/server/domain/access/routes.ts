@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { FastifyBaseLogger } from 'fastify';
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AccountParams } from '../../../shared/contracts.ts';
 import {
@@ -37,6 +37,13 @@ import {
 
 const noContent = { 204: z.null().describe('Done') };
 const ownersOnly = { access: { scope: 'account', role: 'owner' } } as const;
+/** The caller becomes a manager: that needs a person, not a key. */
+const ownersInPerson = { access: { scope: 'account', role: 'owner', people: true } } as const;
+
+/** Who invites, as the mail names them: the person, or the access key a program used. */
+function inviterName(request: FastifyRequest): string {
+  return request.accessKey ? `The access key "${request.accessKey.name}"` : requireUser(request).user.name;
+}
 
 /** Guessing invitation links is counted per client address, like every other guessable secret. */
 export const INVITATION_RULE: ThrottleRule = { limit: 20, windowMs: 15 * 60_000, blockMs: 60_000, maxBlockMs: 60 * 60_000 };
@@ -109,7 +116,7 @@ export const accessRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.post('/accounts/:accountId/ownership', {
-    config: ownersOnly,
+    config: ownersInPerson,
     schema: {
       tags,
       operationId: 'transferOwnership',
@@ -142,7 +149,7 @@ export const accessRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request, reply) => {
     const issued = await createInvitation(database, changeContext(request, clock), request.params.accountId, request.body, invitationTtlMs);
-    await mailInvitation(services, request.log, issued, requireUser(request).user.name);
+    await mailInvitation(services, request.log, issued, inviterName(request));
     return reply.code(201).send(issued.invitation);
   });
 
@@ -152,7 +159,7 @@ export const accessRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request) => {
     const { accountId, invitationId } = request.params;
     const issued = await resendInvitation(database, changeContext(request, clock), accountId, invitationId, invitationTtlMs);
-    await mailInvitation(services, request.log, issued, requireUser(request).user.name);
+    await mailInvitation(services, request.log, issued, inviterName(request));
     return issued.invitation;
   });
 

@@ -35,10 +35,13 @@ const tags = ['Organizations'];
 const noContent = { 204: z.null().describe('Done') };
 
 export const organizationRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { database, clock, sessions } = app.services;
-  // Sessions cache each person's reach (groups expanded to organizations) and the scope names
-  // shown with their roles: a change to either drops the account's cached sessions on every node.
-  const reachChanged = (accountId: string) => sessions.forgetEverywhere({ account: accountId });
+  const { database, clock, sessions, accessKeys } = app.services;
+  // Sessions and access keys cache their reach (groups expanded to organizations), sessions also
+  // the scope names shown with their roles: a change to either drops the account's cached
+  // sessions and keys on every node.
+  const reachChanged = async (accountId: string) => {
+    await Promise.all([sessions.forgetEverywhere({ account: accountId }), accessKeys.forgetEverywhere({ account: accountId })]);
+  };
 
   app.get('/accounts/:accountId/organizations', {
     config: { access: { scope: 'account', role: 'anyRole' } },
@@ -90,7 +93,7 @@ export const organizationRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.get('/accounts/:accountId/selected-organization', {
-    config: { access: { scope: 'account', role: 'anyRole' } },
+    config: { access: { scope: 'account', role: 'anyRole', people: true } },
     schema: { tags, operationId: 'getSelectedOrganization', summary: 'The organization the caller works in, in this account', params: AccountParams, response: { 200: SelectedOrganization } },
   }, async (request) => {
     const principal = requireUser(request);
@@ -100,7 +103,7 @@ export const organizationRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.put('/accounts/:accountId/selected-organization', {
-    config: { access: { scope: 'account', role: 'anyRole' } },
+    config: { access: { scope: 'account', role: 'anyRole', people: true } },
     schema: { tags, operationId: 'setSelectedOrganization', summary: '"Set Organization": the organization to work in, kept for the caller in this account', params: AccountParams, body: SelectOrganizationBody, response: { 200: SelectedOrganization } },
   }, async (request) => {
     const principal = requireUser(request);
