@@ -13,6 +13,7 @@ import { OrganizationsPage } from './pages/organizations.tsx';
 import { TeamPage } from './pages/team.tsx';
 import { ConnectionsPage } from './pages/connections.tsx';
 import { UsersPage } from './pages/users.tsx';
+import { AccessKeysPage } from './pages/access-keys.tsx';
 import { SECTION_PATHS, type SectionPath } from './roles.ts';
 
 function useMe() {
@@ -43,6 +44,8 @@ function SectionPage({ section, me, accountId }: { section: SectionPath; me: Me;
       return <TeamPage me={me} accountId={accountId} />;
     case 'users':
       return <UsersPage me={me} accountId={accountId} />;
+    case 'access-keys':
+      return <AccessKeysPage me={me} accountId={accountId} />;
     case 'organizations':
       return <OrganizationsPage me={me} accountId={accountId} />;
     case 'devices':

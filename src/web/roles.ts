@@ -41,6 +41,11 @@ export function grantLabel(grant: Pick<RoleGrant, 'role' | 'scope' | 'scopeName'
   return `${ROLE_LABELS[grant.role]} of ${scopeName(grant)}`;
 }
 
+/** The same in a sentence: "manager of Acme", "owner of the whole account". */
+export function grantPhrase(grant: Pick<RoleGrant, 'role' | 'scope' | 'scopeName'>): string {
+  return `${grant.role} of ${scopeName(grant)}`;
+}
+
 /** Scoped grants that say more than the account-wide role (a viewer of an organization adds nothing to an account manager). */
 function addedGrants(roles: Roles): RoleGrant[] {
   return roles.grants.filter((g) => g.scope !== 'account' && !atLeast(roles.role, g.role));
@@ -90,19 +95,20 @@ export function isScopedOnly(roles: Roles): boolean {
 }
 
 /** Every section of an account, in navigation order; the portal's routes are made from this list. */
-export const SECTION_PATHS = ['profile', 'team', 'users', 'organizations', 'devices', 'connections'] as const;
+export const SECTION_PATHS = ['profile', 'team', 'users', 'organizations', 'devices', 'connections', 'access-keys'] as const;
 export type SectionPath = (typeof SECTION_PATHS)[number];
 
 /**
  * The sections a person sees in the navigation. Everyone sees the profile (read-only unless an
  * owner), organizations, devices and connections (the server lists only what they reach); team
- * accounts need a role on the whole account; users and invitations are for owners.
+ * accounts need a role on the whole account; users, invitations and access keys are for owners.
  */
 export function visibleSections(roles: Roles): SectionPath[] {
   const sections: SectionPath[] = ['profile'];
   if (roles.role !== null) sections.push('team');
   if (roles.role === 'owner') sections.push('users');
   sections.push('organizations', 'devices', 'connections');
+  if (roles.role === 'owner') sections.push('access-keys');
   return sections;
 }
 
@@ -110,6 +116,7 @@ export function visibleSections(roles: Roles): SectionPath[] {
 export const can = {
   editProfile: (roles: Roles) => roles.role === 'owner',
   manageUsers: (roles: Roles) => roles.role === 'owner',
+  manageAccessKeys: (roles: Roles) => roles.role === 'owner',
   seeTeam: (roles: Roles) => roles.role !== null,
   manageTeam: (roles: Roles) => atLeast(roles.role, 'manager'),
   /** Creating and deleting organizations needs a manager of the whole account. */

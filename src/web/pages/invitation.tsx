@@ -5,7 +5,7 @@ import { useState } from 'react';
 import type { InvitationPreview, Me } from '../../client/sdk.ts';
 import { api, fetchMe, meKey, rememberAccount } from '../api.ts';
 import { FormAlert, FormStack, useFormErrors } from '../forms.tsx';
-import { scopeName } from '../roles.ts';
+import { grantPhrase } from '../roles.ts';
 import { AuthCard } from './auth.tsx';
 import { problemText } from './organization-parts.tsx';
 
@@ -17,9 +17,8 @@ import { problemText } from './organization-parts.tsx';
 
 /** "Ada invites you to join Acme on Tessera as a manager of North Clinic." */
 function offer(preview: InvitationPreview): string {
-  const { role } = preview.grant;
   const who = preview.invitedBy ? `${preview.invitedBy} invites you` : 'You are invited';
-  return `${who} to join ${preview.accountName} on Tessera as ${role === 'owner' ? 'an' : 'a'} ${role} of ${scopeName(preview.grant)}.`;
+  return `${who} to join ${preview.accountName} on Tessera as ${preview.grant.role === 'owner' ? 'an' : 'a'} ${grantPhrase(preview.grant)}.`;
 }
 
 /** After accepting: the person's accounts now include this one; open it. */

@@ -181,6 +181,7 @@ const SECTION_LABELS: Record<SectionPath, string> = {
   organizations: 'Organizations',
   devices: 'Devices',
   connections: 'Connections',
+  'access-keys': 'Access keys',
 };
 
 /** The sections of an account: links in a row, or one menu on narrow screens. */

@@ -17,6 +17,28 @@ export function formatDate(iso: string): string {
   return DATE.format(new Date(iso));
 }
 
+const DAY = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
+const TIME = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
+
+/** A moment as day and time (the full form on hover), or `empty` when there is none. */
+export function When({ iso, empty }: { iso: string | null; empty: string }) {
+  if (!iso) {
+    return (
+      <Text span size="sm" c="dimmed">
+        {empty}
+      </Text>
+    );
+  }
+  const date = new Date(iso);
+  return (
+    <time dateTime={iso} title={formatDateTime(iso)} className="token-when">
+      <span>{DAY.format(date)}</span>
+      <span className="token-when-time">{TIME.format(date)}</span>
+    </time>
+  );
+}
+
+
 /** Initials of a team member, for the round avatar. */
 export function initials(name: string): string {
   const all = name.trim().split(/\s+/).filter(Boolean);
@@ -230,21 +252,37 @@ export function selectText(element: HTMLElement): void {
   selection?.addRange(range);
 }
 
-/** A login token shown in full: right after it was issued, or when the clipboard refused it. */
-export function TokenSecret({ secret, testId = 'issued-token' }: { secret: string; testId?: string }) {
+/** A secret shown in full: right after it was issued, or when the clipboard refused it. */
+export function TokenSecret({ secret, testId = 'issued-token', label = 'Login token' }: { secret: string; testId?: string; label?: string }) {
   const ref = useRef<HTMLElement>(null);
   useEffect(() => {
     if (ref.current) selectText(ref.current);
   }, [secret]);
   return (
-    <code ref={ref} className="token-secret" data-testid={testId} onClick={(e) => selectText(e.currentTarget)} tabIndex={0} aria-label="Login token">
+    <code ref={ref} className="token-secret" data-testid={testId} onClick={(e) => selectText(e.currentTarget)} tabIndex={0} aria-label={label}>
       {secret}
     </code>
   );
 }
 
-/** A newly issued login token, prominently, with its copy button and what to do with it. */
-export function IssuedToken({ title, memberName, secret, children }: { title: string; memberName: string; secret: string; children?: ReactNode }) {
+/** A newly issued secret, prominently, with its copy button and what to do with it (`note`). */
+export function IssuedSecret({
+  title,
+  secret,
+  subtitle = 'Shown in full here; copy it now.',
+  copyLabel = 'Copy token',
+  secretLabel,
+  note,
+  children,
+}: {
+  title: string;
+  secret: string;
+  subtitle?: string;
+  copyLabel?: string;
+  secretLabel?: string;
+  note: ReactNode;
+  children?: ReactNode;
+}) {
   const { copied, mark } = useCopied();
   const [refused, setRefused] = useState(false);
   return (
@@ -256,15 +294,15 @@ export function IssuedToken({ title, memberName, secret, children }: { title: st
         <div>
           <Text fw={650}>{title}</Text>
           <Text size="sm" c="dimmed">
-            Shown in full here; copy it now.
+            {subtitle}
           </Text>
         </div>
       </Group>
       <Group gap="xs" wrap="nowrap" align="stretch">
-        <TokenSecret secret={secret} />
+        <TokenSecret secret={secret} label={secretLabel} />
         <CopyButton
           copied={copied === 'secret'}
-          label="Copy token"
+          label={copyLabel}
           onClick={async () => {
             const ok = await writeClipboard(secret);
             setRefused(!ok);
@@ -275,13 +313,33 @@ export function IssuedToken({ title, memberName, secret, children }: { title: st
       </Group>
       {refused ? (
         <Text size="xs" c="red.8" mt={6} role="status">
-          The browser did not allow copying: the token is selected, press Ctrl+C (⌘C on a Mac).
+          The browser did not allow copying: the secret is selected, press Ctrl+C (⌘C on a Mac).
         </Text>
       ) : null}
       <Text size="sm" mt="sm">
-        Send it to {memberName} by email, SMS or any messaging app. They paste it into the desktop app to sign in to their own team account; it does not open this portal.
+        {note}
       </Text>
       {children}
     </div>
   );
+}
+
+/** A newly issued login token, with what to do with it. */
+export function IssuedToken({ title, memberName, secret, children }: { title: string; memberName: string; secret: string; children?: ReactNode }) {
+  return (
+    <IssuedSecret
+      title={title}
+      secret={secret}
+      note={`Send it to ${memberName} by email, SMS or any messaging app. They paste it into the desktop app to sign in to their own team account; it does not open this portal.`}
+    >
+      {children}
+    </IssuedSecret>
+  );
+}
+
+/** The value of a datetime-local input ("2030-01-31T09:30", local time) as an instant; null when empty, undefined when unreadable. */
+export function instantOf(local: string): string | null | undefined {
+  if (local.trim() === '') return null;
+  const date = new Date(local);
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
 }

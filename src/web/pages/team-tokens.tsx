@@ -24,10 +24,7 @@ import type { IssuedLoginToken, LoginToken, TeamMember } from '../../client/sdk.
 import { api, teamKey, tokensKey } from '../api.ts';
 import { FormAlert, FormStack, useFormErrors, useFormMutation } from '../forms.tsx';
 import { PlusIcon } from '../icons.tsx';
-import { ConfirmMutationDialog, CopyButton, formatDateTime, IssuedToken, TokenSecret, useCopied, useDialog, writeClipboard } from './team-parts.tsx';
-
-const DAY = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
-const TIME = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
+import { ConfirmMutationDialog, CopyButton, formatDateTime, instantOf, IssuedToken, TokenSecret, useCopied, useDialog, When, writeClipboard } from './team-parts.tsx';
 
 const STATE_BADGE: Record<LoginToken['state'], { label: string; color: string }> = {
   active: { label: 'Active', color: 'teal' },
@@ -50,23 +47,6 @@ function StateBadge({ token }: { token: LoginToken }) {
     );
   }
   return badge;
-}
-
-function When({ iso, empty }: { iso: string | null; empty: string }) {
-  if (!iso) {
-    return (
-      <Text span size="sm" c="dimmed">
-        {empty}
-      </Text>
-    );
-  }
-  const date = new Date(iso);
-  return (
-    <time dateTime={iso} title={formatDateTime(iso)} className="token-when">
-      <span>{DAY.format(date)}</span>
-      <span className="token-when-time">{TIME.format(date)}</span>
-    </time>
-  );
 }
 
 function SectionTitle({ title, children }: { title: string; children?: ReactNode }) {
@@ -220,13 +200,6 @@ function TokenTable({ accountId, member, canEdit }: { accountId: string; member:
 }
 
 const TOKEN_FIELDS = ['label', 'expiresAt'] as const;
-
-/** The value of a datetime-local input ("2030-01-31T09:30", local time) as an instant. */
-function instantOf(local: string): string | null | undefined {
-  if (local.trim() === '') return null;
-  const date = new Date(local);
-  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
-}
 
 function AddTokenForm({ accountId, member }: { accountId: string; member: TeamMember }) {
   const [values, setValues] = useState({ label: '', expiresAt: '' });
