@@ -5,7 +5,8 @@ import { expectStatus, registerPerson, signInCookie, type Person } from './fixtu
 
 /**
  * Users and roles under load: the device list read by a manager whose only role is on a group
- * (authorization through a scoped grant), and enrollment from the desktop installer.
+ * (authorization through a scoped grant) and with an owner access key, and enrollment from the
+ * desktop installer.
  */
 
 /** Devices in the organization of manager-devices: one full page of the list's default size. */
@@ -17,6 +18,8 @@ export interface GroupManagerDevices {
   /** `tessera_session=…` of the account's owner and of the group manager. */
   ownerCookie: string;
   managerCookie: string;
+  /** `Bearer tsr_ak_…`: an access key of the owner role on the whole account, like the owner's session. */
+  ownerKeyAuthorization: string;
   accountId: string;
 }
 
@@ -58,7 +61,11 @@ export async function groupManagerDevices(baseUrl: string): Promise<GroupManager
     throw new Error(`the owner and the group manager see different pages (${asOwner.items.length} and ${asManager.items.length} devices)`);
   }
   await get(managerCookie, `/api/v1/accounts/${a}/organizations/${outside.id}/devices`, 404, 'group manager, outside the group');
-  return { path, ownerCookie, managerCookie, accountId: a };
+  const key = await client.createAccessKey(a, { name: 'Bench reader', role: 'owner' });
+  const ownerKeyAuthorization = `Bearer ${key.secret}`;
+  const asKey = (await expectStatus(await fetch(`${baseUrl}${path}`, { headers: { accept: 'application/json', authorization: ownerKeyAuthorization } }), 200, 'GET …/devices with an owner access key')) as DevicePage;
+  if (JSON.stringify(asKey) !== JSON.stringify(asOwner)) throw new Error('the owner access key sees another page than the owner');
+  return { path, ownerCookie, managerCookie, ownerKeyAuthorization, accountId: a };
 }
 
 /** The enrolling owner and the accounts enrollments are spread over. */

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Argon2Reference } from './argon2.ts';
+import type { CliStart } from './cli.ts';
 import type { PropagationResult } from './client-api.ts';
 import type { CpuUse } from './cpu.ts';
 import type { LoadResult } from './load.ts';
@@ -61,6 +62,8 @@ export interface BenchRun {
   machine: Machine;
   argon2: Argon2Reference;
   start: { cold: StartTiming; warm: StartTiming } | null;
+  /** Cold starts of the tessera command (absent from runs written before it was measured). */
+  cli?: CliStart[];
   /** CPU in use by other processes just before the run (cores). */
   background: CpuUse;
   backends: BackendRun[];
@@ -83,6 +86,7 @@ export const SCENARIO = {
   devicePage: (page: number, devices: number) => `GET …/devices?limit=50, page ${count(page)}${page === 1 ? ` of ${count(devices)} devices` : ''}`,
   devicesOwner: 'GET …/organizations/:o/devices, owner',
   devicesGroupManager: 'GET …/organizations/:o/devices, manager of a group only',
+  devicesOwnerKey: 'GET …/organizations/:o/devices, owner access key',
   enroll: 'POST /client/v1/enroll',
 } as const;
 
@@ -96,6 +100,7 @@ export const RATIO = {
   farPageP50: 'device list p50, far page ÷ page 1',
   farPageRate: 'device list req/s, far page ÷ page 1',
   groupManagerToOwner: 'device list req/s, group manager ÷ owner',
+  accessKeyToSession: 'device list req/s, owner access key ÷ owner session',
 } as const;
 
 /** Lease pairs should reach this share of the one-row reference transaction (PostgreSQL). */
@@ -117,6 +122,10 @@ export const ENROLL_MEASURED = `${SCENARIO.enroll} ÷ measured parallel argon2`;
 
 /** The device list read through a group role should reach this share of the owner's (same run). */
 export const GROUP_MANAGER_AIM = 0.9;
+/** A command of the tessera CLI should start and finish within this (median, cold process). */
+export const CLI_START_AIM_MS = 300;
+/** The same read with an access key should reach this share of the read with a session (same run). */
+export const ACCESS_KEY_AIM = 0.9;
 
 const mib = (bytes: number) => (Number.isFinite(bytes) ? `${(bytes / 1048576).toFixed(0)} MiB` : '—');
 const gib = (bytes: number) => `${(bytes / 1073741824).toFixed(1)} GiB`;
@@ -225,7 +234,8 @@ function accessLoad(run: BenchRun): string {
     text +=
       `Group manager: one organization of 50 devices in a group, its first page (GET …/devices?limit=50) loaded by the account's ` +
       `owner and then, in the same run, by a user whose only role is manager of that group (no role on the whole account), each ` +
-      `with a session cookie of their own; the ratio is the manager's req/s ÷ the owner's (aim ≥ ${GROUP_MANAGER_AIM}). `;
+      `with a session cookie of their own; the ratio is the manager's req/s ÷ the owner's (aim ≥ ${GROUP_MANAGER_AIM}). ` +
+      `Then the same page with an access key of the owner role (Authorization: Bearer, no cookie): its req/s ÷ the owner session's (aim ≥ ${ACCESS_KEY_AIM}). `;
   }
   if (ran(SCENARIO.enroll)) {
     text +=
@@ -267,6 +277,11 @@ function referenceLines(run: BenchRun): string[] {
     lines.push(
       `Start, PGlite (spawn of node src/server/start.ts → /healthz answers): empty data dir ${seconds(run.start.cold.healthzMs)} ` +
         `(idle RSS ${mib(run.start.cold.idleRss)}), second start ${seconds(run.start.warm.healthzMs)} (idle RSS ${mib(run.start.warm.idleRss)})`,
+    );
+  }
+  for (const c of run.cli ?? []) {
+    lines.push(
+      `Cold start of \`${c.command}\` (spawn → exit ${c.exitCode}, ${c.samplesMs.length} runs): median ${ms(c.medianMs)} ms, p90 ${ms(c.p90Ms)} ms (aim < ${CLI_START_AIM_MS} ms)`,
     );
   }
   for (const b of run.backends) {
@@ -343,8 +358,9 @@ PGlite in a fresh data directory, then on a fresh database on the PostgreSQL ser
 password, and the desktop client API: \`GET /client/v1/me\` with an access token, and
 \`POST /client/v1/token\` exchanging login tokens and rotating refresh tokens. On PostgreSQL it
 also starts a second server process on the same database and times how soon that node refuses
-an access token the first node revoked. It also times argon2id on this machine, and the start of
-\`npm start\` on an empty and on an existing data directory.
+an access token the first node revoked. It also times argon2id on this machine, the start of
+\`npm start\` on an empty and on an existing data directory, and the cold start of the
+\`tessera\` command (\`--help\`, and \`client status\` signed out).
 
 Then the data-heavy scenarios ([connection leases](connections.md) and the
 [device list](organizations.md)):
@@ -368,7 +384,8 @@ Then the data-heavy scenarios ([connection leases](connections.md) and the
 And users and roles ([users-and-roles.md](users-and-roles.md)):
 
 - **manager-devices**: the first page of an organization's 50 devices, loaded by the account's
-  owner and then by a user whose only role is manager of a group holding the organization;
+  owner, then by a user whose only role is manager of a group holding the organization, then
+  with an owner access key;
 - **enroll**: \`POST /client/v1/enroll\` with an owner's email and password, each request
   creating a team member (with its login token and desktop session) for a new PC.
 
@@ -448,6 +465,10 @@ database share the cores with the server. The ratios, measured in the same run, 
   containing the organization (the organization found in the session's cached reach, the group
   expanded to its organizations when the session is resolved). The aim is ≥ 0.9: a scoped role
   should cost next to nothing per request.
+- **Device list, owner access key ÷ owner session**: the same page, authenticated with
+  \`Authorization: Bearer tsr_ak_…\` instead of the session cookie (no CSRF on a GET either way).
+  The key is resolved like a session: its hash looked up once, then a per-node cache. The aim is
+  ≥ 0.9.
 - **enroll ÷ argon2 limit**: an enrollment checks the person's password once (argon2id, like a
   sign-in; member credentials, which would hash a second time, are not given) and writes a team
   member, its sealed login token, a desktop session with a token pair and three audit records in
