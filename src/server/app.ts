@@ -14,6 +14,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
+import type { ZodType } from 'zod';
 import { ProblemDocument } from '../shared/contracts.ts';
 import { registerAuthorization, type AccessRule } from './auth/access.ts';
 import { authRoutes } from './auth/routes.ts';
@@ -45,12 +46,19 @@ import type { Services } from './services.ts';
 declare module 'fastify' {
   interface FastifyInstance {
     services: Services;
-    /** Every route as registered (method, url): what the OpenAPI and authorization tests walk. */
-    registeredRoutes: Array<{ method: string; url: string }>;
+    /** Every route as registered (method, url, and its body schema): what the OpenAPI and authorization tests walk. */
+    registeredRoutes: RegisteredRoute[];
   }
   interface FastifyRequest {
     principal: PortalPrincipal | null;
   }
+}
+
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  /** The zod schema the route validates its body with, if it takes one. */
+  body: ZodType | undefined;
 }
 
 export interface AppOptions {
@@ -192,6 +200,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           'X-CSRF-Token header on unsafe methods. Errors are RFC 9457 problem documents.',
       },
       servers: [{ url: '/' }],
+      // every operation's tag, in the order the rendered reference lists them
+      tags: [
+        { name: 'Sign-in', description: 'Register, sign in and out, confirm an email address, reset a password, and the CSRF token.' },
+        { name: 'Me', description: 'The signed-in person and the accounts they belong to.' },
+        { name: 'Accounts', description: "An account's profile, and new accounts for the signed-in person." },
+        { name: 'Team members', description: 'Sub-accounts for the desktop client: connection limits, login tokens, member credentials.' },
+        { name: 'Organizations', description: 'Organizations of an account, and the one each person works in.' },
+        { name: 'Groups', description: 'Groups of organizations, a scope roles can be given on.' },
+        { name: 'Devices', description: 'Devices of an organization, listed a page at a time.' },
+        { name: 'Connections', description: 'Open connections (leases) of an account, and closing one.' },
+        { name: 'Users and roles', description: 'Portal users of an account and their roles on the account, a group or an organization.' },
+        { name: 'Invitations', description: 'Inviting people by email with a role, and the invitation link.' },
+        { name: 'Access keys', description: 'Keys for programs calling this API, made and revoked by owners.' },
+        { name: 'Desktop client', description: 'The desktop client: OAuth token endpoint, enrollment, devices and connections.' },
+        { name: 'Operations', description: 'Probes and the catalog of problem types.' },
+      ],
       components: {
         securitySchemes: {
           portalSession: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'Portal session cookie' },
@@ -209,11 +233,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerAuthorization(app, database, API_PREFIX);
 
   // Every operation documents its problem answers, so the document cannot omit them.
-  const registeredRoutes: Array<{ method: string; url: string }> = [];
+  const registeredRoutes: RegisteredRoute[] = [];
   app.decorate('registeredRoutes', registeredRoutes);
   // (The token endpoint's own OAuth error bodies are declared on it as 400 and 429.)
   app.addHook('onRoute', (route) => {
-    for (const method of ([] as string[]).concat(route.method)) registeredRoutes.push({ method, url: route.url });
+    const body = (route.schema as { body?: ZodType } | undefined)?.body;
+    for (const method of ([] as string[]).concat(route.method)) registeredRoutes.push({ method, url: route.url, body });
     const api = route.url.startsWith(API_PREFIX);
     if (!route.schema || !(api || route.url.startsWith('/client/v1'))) return;
     const schema = route.schema as { response?: Record<string, unknown>; security?: unknown };

@@ -27,7 +27,7 @@ export const CreateAccessKeyBody = z
     if (v.role === 'owner' && (v.groupId || v.organizationId)) {
       ctx.addIssue({ code: 'custom', path: ['role'], message: 'Owner keys hold the whole account; choose manager or viewer for a group or an organization', params: { code: 'owner_scope' } });
     }
-  });
+  }).meta({ examples: [{ name: 'Nightly export', role: 'viewer', organizationId: '0193a4f2-7c1e-7b3d-9a45-2f6e8d1c0b7a', expiresAt: '2027-12-31T23:59:59Z' }, { name: 'Provisioning', role: 'manager' }] });
 export type CreateAccessKeyBody = z.input<typeof CreateAccessKeyBody>;
 
 export const AccessKey = z

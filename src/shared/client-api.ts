@@ -14,7 +14,7 @@ export const TokenRequest = z.discriminatedUnion('grant_type', [
   z.object({ grant_type: z.literal(LOGIN_TOKEN_GRANT), login_token: z.string().min(1).max(200) }),
   z.object({ grant_type: z.literal('password'), username: z.string().min(1).max(254), password: z.string().min(1).max(256) }),
   z.object({ grant_type: z.literal('refresh_token'), refresh_token: z.string().min(1).max(200) }),
-]);
+]).meta({ examples: [{ grant_type: 'urn:tessera:params:oauth:grant-type:login-token', login_token: 'tsr_mt_9mQ2xkzQ0b1c2d3e4f5g6h7i8j9k0l1m2n3o4p5q6r7_Ab3dE9' }, { grant_type: 'refresh_token', refresh_token: 'tsr_rt_9mQ2xkzQ0b1c2d3e4f5g6h7i8j9k0l1m2n3o4p5q6r7_Ab3dE9' }, { grant_type: 'password', username: 'front.desk@example.com', password: 'amber tiles 73 north' }] });
 export type TokenRequest = z.infer<typeof TokenRequest>;
 
 export const TokenResponse = z
@@ -42,7 +42,7 @@ export type OAuthError = z.infer<typeof OAuthError>;
 export const RevokeRequest = z.object({
   token: z.string().min(1).max(200),
   token_type_hint: z.enum(['access_token', 'refresh_token']).optional(),
-});
+}).meta({ examples: [{ token: 'tsr_rt_9mQ2xkzQ0b1c2d3e4f5g6h7i8j9k0l1m2n3o4p5q6r7_Ab3dE9', token_type_hint: 'refresh_token' }] });
 
 export const ClientMe = z
   .object({
@@ -76,7 +76,7 @@ export const EnrollBody = z.strictObject({
     const field = body.memberEmail === undefined ? 'memberEmail' : 'memberPassword';
     ctx.addIssue({ code: 'custom', path: [field], message: 'Give both the member email and password, or neither', params: { code: 'credentials_pair' } });
   }
-});
+}).meta({ examples: [{ email: 'ada@example.com', password: 'quiet lake 42 morning', memberName: 'Reception PC 3' }, { email: 'ada@example.com', password: 'quiet lake 42 morning', accountId: '0193a4f0-3c4d-7e5f-8a61-7b8c9d0e1f2a', memberName: 'Reception PC 4', connectionLimit: 1, memberEmail: 'reception4@example.com', memberPassword: 'amber tiles 73 north' }] });
 export type EnrollBody = z.input<typeof EnrollBody>;
 
 export const Enrolled = z

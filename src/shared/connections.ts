@@ -17,7 +17,7 @@ export type ClientDevice = z.infer<typeof ClientDevice>;
 export const ClientDevicePage = z.object({ items: z.array(ClientDevice), nextCursor: z.string().nullable() }).meta({ id: 'ClientDevicePage' });
 export type ClientDevicePage = z.infer<typeof ClientDevicePage>;
 
-export const OpenConnectionBody = z.strictObject({ deviceId: Id });
+export const OpenConnectionBody = z.strictObject({ deviceId: Id }).meta({ examples: [{ deviceId: '0193a4f4-4d5e-7f60-9b72-8c9d0e1f2a3b' }] });
 export type OpenConnectionBody = z.input<typeof OpenConnectionBody>;
 
 export const Lease = z

@@ -112,13 +112,13 @@ export const RegisterBody = z.strictObject({
   password: Password,
   companyName: CompanyName,
   country: Country,
-});
+}).meta({ examples: [{ name: 'Ada Lovelace', email: 'ada@example.com', password: 'quiet lake 42 morning', companyName: 'Analytical Engines Ltd', country: 'GB' }] });
 export type RegisterBody = z.input<typeof RegisterBody>;
 
 export const SignInBody = z.strictObject({
   email: z.string().trim().min(1, { message: 'Enter your email' }).max(254),
   password: z.string().min(1, { message: 'Enter your password' }).max(PASSWORD_MAX_LENGTH),
-});
+}).meta({ examples: [{ email: 'ada@example.com', password: 'quiet lake 42 morning' }] });
 export type SignInBody = z.input<typeof SignInBody>;
 
 export const SignedIn = z
@@ -129,17 +129,17 @@ export const Registered = z
   .object({ user: User, account: Account, csrfToken: z.string() })
   .meta({ id: 'Registered' });
 
-export const EmailTokenBody = z.strictObject({ token: z.string().min(1).max(200) });
+export const EmailTokenBody = z.strictObject({ token: z.string().min(1).max(200) }).meta({ examples: [{ token: 'tsr_ev_9mQ2xkzQ0b1c2d3e4f5g6h7i8j9k0l1m2n3o4p5q6r7_Ab3dE9' }] });
 
-export const PasswordResetRequestBody = z.strictObject({ email: Email });
+export const PasswordResetRequestBody = z.strictObject({ email: Email }).meta({ examples: [{ email: 'ada@example.com' }] });
 
 export const PasswordResetConfirmBody = z.strictObject({
   token: z.string().min(1).max(200),
   password: Password,
-});
+}).meta({ examples: [{ token: 'tsr_pr_9mQ2xkzQ0b1c2d3e4f5g6h7i8j9k0l1m2n3o4p5q6r7_Ab3dE9', password: 'amber tiles 73 north' }] });
 export type PasswordResetConfirmBody = z.input<typeof PasswordResetConfirmBody>;
 
-export const CreateAccountBody = z.strictObject({ companyName: CompanyName, country: Country });
+export const CreateAccountBody = z.strictObject({ companyName: CompanyName, country: Country }).meta({ examples: [{ companyName: 'Engines Overseas GmbH', country: 'DE' }] });
 export type CreateAccountBody = z.input<typeof CreateAccountBody>;
 
 export const UpdateAccountBody = z
@@ -148,7 +148,7 @@ export const UpdateAccountBody = z
     country: Country.optional(),
     emailNotifications: z.boolean().optional(),
   })
-  .refine((body) => Object.keys(body).length > 0, { message: 'Change at least one field', params: { code: 'empty_change' } });
+  .refine((body) => Object.keys(body).length > 0, { message: 'Change at least one field', params: { code: 'empty_change' } }).meta({ examples: [{ companyName: 'Analytical Engines Group', emailNotifications: true }] });
 export type UpdateAccountBody = z.input<typeof UpdateAccountBody>;
 
 export const AccountParams = z.strictObject({ accountId: Id });

@@ -39,12 +39,12 @@ export type Organization = z.infer<typeof Organization>;
 export const OrganizationPage = pageOf(Organization, 'OrganizationPage');
 export type OrganizationPage = z.infer<typeof OrganizationPage>;
 
-export const CreateOrganizationBody = z.strictObject({ name: Name('name', 120), description: Description.optional() });
+export const CreateOrganizationBody = z.strictObject({ name: Name('name', 120), description: Description.optional() }).meta({ examples: [{ name: 'North Clinic', description: 'Our first customer in the north' }] });
 export type CreateOrganizationBody = z.input<typeof CreateOrganizationBody>;
 
 export const UpdateOrganizationBody = z
   .strictObject({ name: Name('name', 120).optional(), description: Description.optional() })
-  .refine((body) => Object.keys(body).length > 0, { message: 'Change at least one field', params: { code: 'empty_change' } });
+  .refine((body) => Object.keys(body).length > 0, { message: 'Change at least one field', params: { code: 'empty_change' } }).meta({ examples: [{ description: 'Moved to the new building' }] });
 export type UpdateOrganizationBody = z.input<typeof UpdateOrganizationBody>;
 
 export const DeleteOrganizationQuery = z.strictObject({
@@ -55,7 +55,7 @@ export const SelectedOrganization = z
   .object({ organizationId: Id.nullable() })
   .meta({ id: 'SelectedOrganization', description: 'The organization the person works in, in this account' });
 export type SelectedOrganization = z.infer<typeof SelectedOrganization>;
-export const SelectOrganizationBody = z.strictObject({ organizationId: Id });
+export const SelectOrganizationBody = z.strictObject({ organizationId: Id }).meta({ examples: [{ organizationId: '0193a4f2-7c1e-7b3d-9a45-2f6e8d1c0b7a' }] });
 
 export const OrganizationGroup = z
   .object({
@@ -74,11 +74,11 @@ export const CreateGroupBody = z.strictObject({
   name: Name('name', 120),
   description: Description.optional(),
   organizationIds: z.array(Id).max(1000).optional(),
-});
+}).meta({ examples: [{ name: 'EMEA customers', organizationIds: ['0193a4f2-7c1e-7b3d-9a45-2f6e8d1c0b7a', '0193a4f2-8d2f-7c4e-8b56-3a7f9e2d1c8b'] }] });
 export type CreateGroupBody = z.input<typeof CreateGroupBody>;
 export const UpdateGroupBody = z
   .strictObject({ name: Name('name', 120).optional(), description: Description.optional() })
-  .refine((body) => Object.keys(body).length > 0, { message: 'Change at least one field', params: { code: 'empty_change' } });
+  .refine((body) => Object.keys(body).length > 0, { message: 'Change at least one field', params: { code: 'empty_change' } }).meta({ examples: [{ name: 'Europe and Middle East' }] });
 export type UpdateGroupBody = z.input<typeof UpdateGroupBody>;
 
 export const Device = z
@@ -102,7 +102,7 @@ export const CreateDeviceBody = z.strictObject({
   kind: Name('kind', 40),
   identifier: Name('identifier', 120),
   notes: Description.optional(),
-});
+}).meta({ examples: [{ name: 'Edge router', kind: 'Router', identifier: 'SN-1001', notes: 'Rack 2, top shelf' }] });
 export type CreateDeviceBody = z.input<typeof CreateDeviceBody>;
 export const UpdateDeviceBody = z
   .strictObject({
@@ -112,7 +112,7 @@ export const UpdateDeviceBody = z
     notes: Description.optional(),
     organizationId: Id.optional().describe('Move the device to another organization of the account'),
   })
-  .refine((body) => Object.keys(body).length > 0, { message: 'Change at least one field', params: { code: 'empty_change' } });
+  .refine((body) => Object.keys(body).length > 0, { message: 'Change at least one field', params: { code: 'empty_change' } }).meta({ examples: [{ notes: 'Replaced the power supply' }, { organizationId: '0193a4f2-8d2f-7c4e-8b56-3a7f9e2d1c8b' }] });
 export type UpdateDeviceBody = z.input<typeof UpdateDeviceBody>;
 
 export const OrganizationParams = z.strictObject({ accountId: Id, organizationId: Id });

@@ -85,12 +85,12 @@ export type AddedTeamMember = z.infer<typeof AddedTeamMember>;
 export const CreateTeamMemberBody = z.strictObject({
   name: MemberName,
   connectionLimit: ConnectionLimit.optional(),
-});
+}).meta({ examples: [{ name: 'Front desk', connectionLimit: 2 }, { name: 'Night shift' }] });
 export type CreateTeamMemberBody = z.input<typeof CreateTeamMemberBody>;
 
 export const UpdateTeamMemberBody = z
   .strictObject({ name: MemberName.optional(), connectionLimit: ConnectionLimit.optional() })
-  .refine((body) => Object.keys(body).length > 0, { message: 'Change at least one field', params: { code: 'empty_change' } });
+  .refine((body) => Object.keys(body).length > 0, { message: 'Change at least one field', params: { code: 'empty_change' } }).meta({ examples: [{ connectionLimit: null }] });
 export type UpdateTeamMemberBody = z.input<typeof UpdateTeamMemberBody>;
 
 export const TokenLabel = z
@@ -102,10 +102,10 @@ export const TokenLabel = z
 export const CreateLoginTokenBody = z.strictObject({
   label: TokenLabel,
   expiresAt: z.iso.datetime({ offset: true, message: 'Enter a date and time' }).nullable().optional(),
-});
+}).meta({ examples: [{ label: 'Laptop', expiresAt: '2027-06-30T18:00:00Z' }] });
 export type CreateLoginTokenBody = z.input<typeof CreateLoginTokenBody>;
 
-export const MemberCredentialsBody = z.strictObject({ email: Email, password: Password });
+export const MemberCredentialsBody = z.strictObject({ email: Email, password: Password }).meta({ examples: [{ email: 'front.desk@example.com', password: 'amber tiles 73 north' }] });
 export type MemberCredentialsBody = z.input<typeof MemberCredentialsBody>;
 
 export const LoginTokenList = z.object({ items: z.array(LoginToken) }).meta({ id: 'LoginTokenList' });

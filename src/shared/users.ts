@@ -42,7 +42,7 @@ export const ScopedGrantInput = z
 export const SetUserRolesBody = z.strictObject({
   role: Role.nullable().describe('The role on the whole account; null for roles on groups or organizations only'),
   grants: z.array(ScopedGrantInput).max(200).default([]).describe('Roles on groups and organizations'),
-});
+}).meta({ examples: [{ role: 'viewer', grants: [{ role: 'manager', groupId: '0193a4f3-1a2b-7c3d-8e4f-5a6b7c8d9e0f' }] }, { role: null, grants: [{ role: 'viewer', organizationId: '0193a4f2-7c1e-7b3d-9a45-2f6e8d1c0b7a' }] }] });
 export type SetUserRolesBody = z.input<typeof SetUserRolesBody>;
 
 export const AccountUser = z
@@ -63,14 +63,14 @@ export type AccountUserList = z.infer<typeof AccountUserList>;
 /** "Add user" from the portal: the person can sign in at once with this password. */
 export const AddUserBody = z
   .strictObject({ name: PersonName, email: Email, password: Password, role: Role, ...scopeFields })
-  .superRefine((v, ctx) => checkScope(v, ctx));
+  .superRefine((v, ctx) => checkScope(v, ctx)).meta({ examples: [{ name: 'Grace Hopper', email: 'grace@example.com', password: 'amber tiles 73 north', role: 'manager', organizationId: '0193a4f2-7c1e-7b3d-9a45-2f6e8d1c0b7a' }] });
 export type AddUserBody = z.input<typeof AddUserBody>;
 
 export const UserParams = z.object({ accountId: Id, userId: Id });
 
 export const TransferOwnershipBody = z.strictObject({
   userId: Id.describe('The user who becomes an owner; the caller stays as a manager of the whole account'),
-});
+}).meta({ examples: [{ userId: '0193a4f1-2b3c-7d4e-9f50-6a7b8c9d0e1f' }] });
 
 export const InvitationStatus = z.enum(['pending', 'expired']);
 
@@ -92,7 +92,7 @@ export const InvitationList = z.object({ items: z.array(Invitation) }).meta({ id
 
 export const CreateInvitationBody = z
   .strictObject({ email: Email, role: Role, ...scopeFields })
-  .superRefine((v, ctx) => checkScope(v, ctx));
+  .superRefine((v, ctx) => checkScope(v, ctx)).meta({ examples: [{ email: 'grace@example.com', role: 'manager', organizationId: '0193a4f2-7c1e-7b3d-9a45-2f6e8d1c0b7a' }, { email: 'charles@example.com', role: 'owner' }] });
 export type CreateInvitationBody = z.input<typeof CreateInvitationBody>;
 
 export const InvitationParams = z.object({ accountId: Id, invitationId: Id });
@@ -113,7 +113,7 @@ export const InvitationPreview = z
   .meta({ id: 'InvitationPreview' });
 export type InvitationPreview = z.infer<typeof InvitationPreview>;
 
-export const InvitationLookupBody = z.strictObject({ token: InvitationToken });
+export const InvitationLookupBody = z.strictObject({ token: InvitationToken }).meta({ examples: [{ token: 'tsr_inv_9mQ2xkzQ0b1c2d3e4f5g6h7i8j9k0l1m2n3o4p5q6r7_Ab3dE9' }] });
 
 /**
  * Accept an invitation: signed in as the invited email, the token alone; otherwise name and
@@ -123,7 +123,7 @@ export const AcceptInvitationBody = z.strictObject({
   token: InvitationToken,
   name: PersonName.optional(),
   password: Password.optional(),
-});
+}).meta({ examples: [{ token: 'tsr_inv_9mQ2xkzQ0b1c2d3e4f5g6h7i8j9k0l1m2n3o4p5q6r7_Ab3dE9', name: 'Grace Hopper', password: 'amber tiles 73 north' }, { token: 'tsr_inv_9mQ2xkzQ0b1c2d3e4f5g6h7i8j9k0l1m2n3o4p5q6r7_Ab3dE9' }] });
 export type AcceptInvitationBody = z.input<typeof AcceptInvitationBody>;
 
 export const AcceptedInvitation = z

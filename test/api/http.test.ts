@@ -145,6 +145,28 @@ for (const backend of BACKENDS) {
       assert.equal(docs.statusCode, 200);
       assert.match(docs.body, /openapi\.json/, 'the rendered reference reads our document');
     });
+
+    it('gives every request body an example in the document, each one accepted by the schema the route validates with', async () => {
+      const doc = (await t.app.inject({ method: 'GET', url: '/api/v1/openapi.json' })).json() as {
+        paths: Record<string, Record<string, { operationId: string; requestBody?: { content: Record<string, { example?: unknown; examples?: Record<string, unknown> }> } }>>;
+      };
+      const withBodies = t.app.registeredRoutes.filter((r) => r.body && /^\/(api|client)\/v1\//.test(r.url));
+      assert.ok(withBodies.length >= 25, `${withBodies.length} routes take a body`);
+      const problems: string[] = [];
+      for (const route of withBodies) {
+        const examples = (route.body!.meta()?.examples ?? []) as unknown[];
+        if (examples.length === 0) problems.push(`${route.method} ${route.url}: no example`);
+        for (const example of examples) {
+          const parsed = route.body!.safeParse(example);
+          if (!parsed.success) problems.push(`${route.method} ${route.url}: example ${JSON.stringify(example)} is refused: ${parsed.error.message}`);
+        }
+        const operation = doc.paths[route.url.replace(/:(\w+)/g, '{$1}')]?.[route.method.toLowerCase()];
+        // @fastify/swagger shows one example as the media type's `example`, several as its `examples`
+        const shown = Object.values(operation?.requestBody?.content ?? {}).some((c) => (c.example !== undefined ? 1 : Object.keys(c.examples ?? {}).length) === examples.length);
+        if (examples.length > 0 && !shown) problems.push(`${route.method} ${route.url}: the document does not show its examples`);
+      }
+      assert.deepEqual(problems, []);
+    });
   });
 }
 
