@@ -198,7 +198,11 @@ for (const backend of BACKENDS) {
         if (device.notes) await dialog.getByLabel('Notes').fill(device.notes);
         await dialog.getByRole('heading', { name: 'Add device' }).click(); // closes the suggestions
         await dialog.getByRole('button', { name: 'Add device' }).click();
-        await dialog.waitFor({ state: 'hidden' });
+        // should the dialog stay open, say what it shows (a refusal, a field error) rather than only time out
+        await dialog.waitFor({ state: 'hidden' }).catch(async (error: unknown) => {
+          const alerts = await dialog.getByRole('alert').allTextContents().catch(() => []);
+          throw new Error(`the Add device dialog for ${device.name} stayed open${alerts.length > 0 ? `: ${alerts.join(' | ')}` : ', with no alert'}`, { cause: error });
+        });
         await deviceRow(device.name).waitFor();
       }
       assert.deepEqual(await page.getByTestId('device-name').allTextContents(), ['Core switch', 'Edge router'], 'sorted by name');
