@@ -1,6 +1,8 @@
 import { LOGIN_TOKEN_GRANT, type ClientMe, type EnrollBody, type Enrolled, type OAuthError, type TokenResponse } from '../shared/client-api.ts';
 import type { Problem } from '../shared/problems.ts';
 import type { ClientDevicePage, Lease } from '../shared/connections.ts';
+import type { HeartbeatAnswer, PresenceList, PresenceState, PresenceStreamEvent } from '../shared/presence.ts';
+import { readEventStream } from './event-stream.ts';
 import { TesseraError } from './sdk.ts';
 
 /** An OAuth 2.0 error from the token endpoint (RFC 6749 §5.2). */
@@ -109,6 +111,46 @@ export class TesseraDesktopClient {
 
   async disconnect(leaseId: string): Promise<void> {
     await this.#authorized('DELETE', `/client/v1/connections/${encodeURIComponent(leaseId)}`);
+  }
+
+  /** A heartbeat: online or away (repeat within the answer's `heartbeatSeconds`), or offline when quitting. */
+  heartbeat(state: PresenceState): Promise<HeartbeatAnswer> {
+    return this.#authorized('POST', '/client/v1/presence', { state });
+  }
+
+  /** The teammates' presence now. */
+  presence(): Promise<PresenceList> {
+    return this.#authorized('GET', '/client/v1/presence');
+  }
+
+  /**
+   * The teammates' presence as it changes: a snapshot, then each change. Resolves when `signal`
+   * aborts or the server ends the stream (a shutdown: call again to resume from a new snapshot).
+   */
+  async watchPresence(onEvent: (event: PresenceStreamEvent) => void, signal?: AbortSignal): Promise<void> {
+    if (!this.#tokens) throw new Error('Sign in first');
+    if (!this.#tokens.access_token) await this.refresh();
+    const open = () =>
+      this.#fetch(`${this.#baseUrl}/client/v1/presence/stream`, {
+        headers: { authorization: `Bearer ${this.#tokens!.access_token}`, accept: 'text/event-stream', ...this.#agent() },
+        signal: signal ?? null,
+      });
+    let response = await open();
+    if (response.status === 401) {
+      await this.refresh();
+      response = await open();
+    }
+    if (!response.ok || !response.body) throw new TesseraError((await response.json()) as Problem);
+    try {
+      await readEventStream(response.body, (event, data) => {
+        const parsed = JSON.parse(data);
+        if (event === 'snapshot') onEvent({ type: 'snapshot', items: parsed.items, timeoutSeconds: parsed.timeoutSeconds });
+        else if (event === 'presence') onEvent({ type: 'presence', member: parsed });
+        else if (event === 'removed') onEvent({ type: 'removed', memberId: parsed.memberId });
+      });
+    } catch (error) {
+      if (!signal?.aborted) throw error;
+    }
   }
 
   async #token(form: Record<string, string>): Promise<TokenResponse> {

@@ -49,6 +49,7 @@ import type {
   SetUserRolesBody,
 } from '../shared/users.ts';
 import type { AccessKey, CreateAccessKeyBody, IssuedAccessKey } from '../shared/access-keys.ts';
+import type { MemberPresence, PresenceList } from '../shared/presence.ts';
 
 /** A problem document answered by the server, as a typed error. */
 export class TesseraError extends Error {
@@ -350,6 +351,16 @@ export class TesseraClient {
     return this.#request('POST', '/invitations/accept', body);
   }
 
+  // Presence of the team (a role on the whole account)
+
+  listPresence(accountId: string): Promise<PresenceList> {
+    return this.#request('GET', `${accountPath(accountId)}/presence`);
+  }
+  /** The address of the presence stream, for the browser's EventSource (which sends the cookie itself). */
+  presenceStreamUrl(accountId: string): string {
+    return `${this.#baseUrl}/api/v1${accountPath(accountId)}/presence/stream`;
+  }
+
   // Access keys (owners, signed in: a key never manages keys)
 
   async listAccessKeys(accountId: string): Promise<AccessKey[]> {
@@ -383,3 +394,4 @@ export type { Account, Me, User, TeamMember, TeamOverview, LoginToken, IssuedLog
 export type { Organization, OrganizationPage, OrganizationGroup, Device, DevicePage, OpenConnection };
 export type { AccountUser, Invitation, InvitationPreview, AcceptedInvitation };
 export type { AccessKey, IssuedAccessKey };
+export type { MemberPresence, PresenceList };

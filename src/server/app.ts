@@ -33,6 +33,10 @@ import { deviceRoutes } from './domain/devices/routes.ts';
 import { connectionRoutes } from './domain/connections/routes.ts';
 import { accessRoutes } from './domain/access/routes.ts';
 import { accessKeyRoutes } from './domain/access-keys/routes.ts';
+import { presenceRoutes } from './domain/presence/routes.ts';
+import { PresenceHub } from './domain/presence/hub.ts';
+import { presencePolicy, PresenceRecorder } from './domain/presence/presence.ts';
+import { EventStreams } from './http/event-stream.ts';
 import { clientRoutes } from './client-api/routes.ts';
 import { ClientSessionStore } from './client-api/sessions.ts';
 import { createSealer } from './auth/sealing.ts';
@@ -126,9 +130,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     cacheMs: config.clientTokenCacheSeconds * 1000,
   });
   const accessKeys = new AccessKeyStore(database, clock, config.sessionCacheSeconds * 1000);
+  const presencePolicyOfConfig = presencePolicy(config);
+  const presence = { policy: presencePolicyOfConfig, recorder: new PresenceRecorder(database, presencePolicyOfConfig), hub: new PresenceHub(database, clock, presencePolicyOfConfig) };
+  const eventStreams = new EventStreams();
   await sessions.start();
   await clientSessions.start();
   await accessKeys.start();
+  await presence.hub.start();
   const mailer = options.mailer ?? createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, log: app.log });
   const services: Services = {
     config,
@@ -139,6 +147,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     accessKeys,
     sealer: createSealer(options.secret),
     throttle: new Throttle(database, clock),
+    presence,
+    eventStreams,
     mailer,
     publicUrl: (config.publicUrl ?? `http://localhost:${config.port}`).replace(/\/$/, ''),
   };
@@ -148,6 +158,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await sessions.stop();
     await clientSessions.stop();
     await accessKeys.stop();
+    await presence.hub.stop();
     mailer.close();
   });
 
@@ -167,6 +178,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
+    // open event streams never end by themselves: end them, or the close waits on them
+    eventStreams.closeAll();
   });
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
@@ -257,6 +270,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(connectionRoutes);
       await api.register(accessRoutes);
       await api.register(accessKeyRoutes);
+      await api.register(presenceRoutes);
       api.get('/openapi.json', { config: { access: { scope: 'public' } }, schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: API_PREFIX },

@@ -37,6 +37,8 @@ const ConfigSchema = z.object({
   /** A connection lease not renewed within this time ends by itself. */
   /** How long an invitation link works. */
   invitationDays: z.coerce.number().positive().max(90).default(7),
+  /** A member whose desktop client sent no heartbeat for this long is offline. */
+  presenceTimeoutSeconds: z.coerce.number().int().min(3).max(3600).default(60),
   leaseTtlSeconds: z.coerce.number().int().min(5).max(3600).default(60),
   bodyLimitBytes: z.coerce.number().int().positive().default(64 * 1024),
   shutdownGraceMs: z.coerce.number().int().positive().default(10_000),
@@ -80,6 +82,7 @@ const ENV_NAMES: Record<keyof ConfigInput, string> = {
   clientRefreshGraceSeconds: 'TESSERA_CLIENT_REFRESH_GRACE_SECONDS',
   invitationDays: 'TESSERA_INVITATION_DAYS',
   clientTokenCacheSeconds: 'TESSERA_CLIENT_TOKEN_CACHE_SECONDS',
+  presenceTimeoutSeconds: 'TESSERA_PRESENCE_TIMEOUT_SECONDS',
   leaseTtlSeconds: 'TESSERA_LEASE_TTL_SECONDS',
   bodyLimitBytes: 'TESSERA_BODY_LIMIT_BYTES',
   shutdownGraceMs: 'TESSERA_SHUTDOWN_GRACE_MS',

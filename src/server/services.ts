@@ -7,6 +7,9 @@ import type { Throttle } from './auth/throttle.ts';
 import type { Sealer } from './auth/sealing.ts';
 import type { ClientSessionStore } from './client-api/sessions.ts';
 import type { AccessKeyStore } from './auth/access-keys.ts';
+import type { PresenceHub } from './domain/presence/hub.ts';
+import type { PresencePolicy, PresenceRecorder } from './domain/presence/presence.ts';
+import type { EventStreams } from './http/event-stream.ts';
 
 /** What route plugins reach through `app.services`; built once by buildApp. */
 export interface Services {
@@ -21,6 +24,10 @@ export interface Services {
   /** Seals the secrets owners may see again (login tokens). */
   sealer: Sealer;
   throttle: Throttle;
+  /** Heartbeats in, presence out (streams on every node). */
+  presence: { policy: PresencePolicy; recorder: PresenceRecorder; hub: PresenceHub };
+  /** Open Server-Sent Events responses, ended when the app closes. */
+  eventStreams: EventStreams;
   mailer: Mailer;
   /** Base address for links in emails, without a trailing slash. */
   publicUrl: string;

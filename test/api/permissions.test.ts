@@ -330,6 +330,9 @@ const RUNNERS: Record<string, Runner> = {
     return who.caller.call('DELETE', accountUrl(w, `/members/${w.victimMemberId}/tokens/${tokenId}`));
   },
 
+  listPresence: (w, who) => who.caller.call('GET', accountUrl(w, '/presence')),
+  streamPresence: (w, who) => who.caller.call('GET', accountUrl(w, '/presence/stream')),
+
   listOrganizations: (w, who) => who.caller.call('GET', accountUrl(w, '/organizations?limit=200')),
   createOrganization: (w, who) => who.caller.call('POST', accountUrl(w, '/organizations'), { json: { name: next('Org') } }),
   getOrganization: (w, who) => who.caller.call('GET', accountUrl(w, `/organizations/${w.orgA}`)),
@@ -436,6 +439,9 @@ const RUNNERS: Record<string, Runner> = {
   clientOpenConnection: (w, who) => who.caller.call('POST', '/client/v1/connections', { json: { deviceId: w.deviceA } }),
   clientRenewConnection: (w, who) => who.caller.call('POST', `/client/v1/connections/${w.leaseA}/renew`),
   clientCloseConnection: (w, who) => who.caller.call('DELETE', `/client/v1/connections/${w.leaseA}`),
+  clientHeartbeat: (_w, who) => who.caller.call('POST', '/client/v1/presence', { json: { state: 'online' } }),
+  clientListPresence: (_w, who) => who.caller.call('GET', '/client/v1/presence'),
+  clientStreamPresence: (_w, who) => who.caller.call('GET', '/client/v1/presence/stream'),
   health: (_w, who) => who.caller.call('GET', '/healthz'),
   readiness: (_w, who) => who.caller.call('GET', '/readyz'),
 };
@@ -451,6 +457,9 @@ const CLIENT_RUNNERS: Record<string, (w: World) => Promise<Answer>> = {
     return answer;
   },
   clientRenewConnection: (w) => new Caller(w.t).call('POST', `/client/v1/connections/${w.leaseA}/renew`, { bearer: bearerOf(w) }),
+  clientHeartbeat: (w) => new Caller(w.t).call('POST', '/client/v1/presence', { json: { state: 'online' }, bearer: bearerOf(w) }),
+  clientListPresence: (w) => new Caller(w.t).call('GET', '/client/v1/presence', { bearer: bearerOf(w) }),
+  clientStreamPresence: (w) => new Caller(w.t).call('GET', '/client/v1/presence/stream', { bearer: bearerOf(w) }),
   clientCloseConnection: async (w) => new Caller(w.t).call('DELETE', `/client/v1/connections/${await freshLease(w)}`, { bearer: bearerOf(w) }),
 };
 

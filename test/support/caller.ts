@@ -59,9 +59,11 @@ export class Caller {
     }
     if (bearer) headers.authorization = `Bearer ${bearer}`;
     if (this.#cookies.size > 0) headers.cookie = [...this.#cookies].map(([n, v]) => `${n}=${v}`).join('; ');
-    const response = await this.#t.app.inject({ method: method as 'GET', url, headers, payload, remoteAddress: this.address });
+    // as a stream, so an event stream (which never ends) answers with its first event
+    const response = await this.#t.app.inject({ method: method as 'GET', url, headers, payload, remoteAddress: this.address, payloadAsStream: true });
     if (options.keepCookies) this.#store(response.cookies);
-    const text = response.body;
+    const contentType = String(response.headers['content-type'] ?? '');
+    const text = contentType.startsWith('text/event-stream') ? await firstEvent(response.stream()) : await readAll(response.stream());
     let body: any = null;
     try {
       body = text ? JSON.parse(text) : null;
@@ -69,7 +71,7 @@ export class Caller {
       // not JSON (an HTML page, a plain-text answer): kept as text for the assertion to show
       body = text;
     }
-    return { status: response.statusCode, contentType: String(response.headers['content-type'] ?? ''), body };
+    return { status: response.statusCode, contentType, body };
   }
 
   async refreshCsrf(): Promise<void> {
@@ -92,4 +94,24 @@ export class Caller {
       else this.#cookies.set(c.name, c.value);
     }
   }
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The data of an event stream's first event (as JSON text), then the stream is let go. */
+async function firstEvent(stream: NodeJS.ReadableStream & { destroy(): void }): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) {
+    text += Buffer.from(chunk as Buffer).toString('utf8');
+    const event = /(?:^|\n)event: [^\n]+\ndata: ([^\n]*)\n\n/.exec(text);
+    if (event) {
+      stream.destroy();
+      return event[1]!;
+    }
+  }
+  return text;
 }

@@ -13,6 +13,9 @@ import { PageQuery } from '../../shared/organizations.ts';
 import { exchangeLoginToken, exchangePassword, OAuthFailure, refreshPair, revokeToken } from './grants.ts';
 import type { ClientPrincipal } from './sessions.ts';
 import { UsageSnapshots } from '../domain/connections/usage.ts';
+import { HeartbeatAnswer, HeartbeatBody, PRESENCE_STREAM_DESCRIPTION, PresenceList } from '../../shared/presence.ts';
+import { readPresence } from '../domain/presence/presence.ts';
+import { servePresenceStream } from '../domain/presence/routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -245,4 +248,46 @@ export const clientRoutes: FastifyPluginAsyncZod = async (app) => {
     await closeOwnLease(database, requireClient(request), request.params.leaseId, clock.now());
     return reply.code(204).send(null);
   });
+
+  // Presence: heartbeats, and the teammates' presence as a list or a stream
+  const { presence } = app.services;
+
+  app.post('/presence', {
+    schema: {
+      tags: connectionTags,
+      operationId: 'clientHeartbeat',
+      summary: 'Say this member is online or away (a heartbeat), or going offline; the answer says how often to repeat it',
+      body: HeartbeatBody,
+      response: { 200: HeartbeatAnswer },
+      security: clientSecurity,
+    },
+  }, async (request) => {
+    const principal = requireClient(request);
+    await presence.recorder.heartbeat(principal, request.body.state, clock.now());
+    return { state: request.body.state, heartbeatSeconds: presence.policy.heartbeatSeconds, timeoutSeconds: presence.policy.timeoutMs / 1000 };
+  });
+
+  app.get('/presence', {
+    schema: {
+      tags: connectionTags,
+      operationId: 'clientListPresence',
+      summary: "The presence of this member's teammates (every team member of the account)",
+      response: { 200: PresenceList },
+      security: clientSecurity,
+    },
+  }, async (request) => ({
+    items: await readPresence(database, requireClient(request).accountId, clock.now(), presence.policy.timeoutMs),
+    timeoutSeconds: presence.policy.timeoutMs / 1000,
+  }));
+
+  app.get('/presence/stream', {
+    schema: {
+      tags: connectionTags,
+      operationId: 'clientStreamPresence',
+      summary: "The teammates' presence as it changes (Server-Sent Events)",
+      description: PRESENCE_STREAM_DESCRIPTION,
+      response: { 200: { description: 'An event stream', content: { 'text/event-stream': { schema: z.string() } } } },
+      security: clientSecurity,
+    },
+  }, (request, reply) => servePresenceStream(app.services, reply, requireClient(request).accountId));
 };

@@ -44,6 +44,18 @@ export interface RoleGrantsTable {
   created_at: Date;
 }
 
+export type PresenceState = 'online' | 'away' | 'offline';
+
+/** The last heartbeat of a team member's desktop client (one row per member). */
+export interface MemberPresenceTable {
+  account_id: string;
+  member_id: string;
+  session_id: string;
+  state: PresenceState;
+  last_seen_at: Date;
+  changed_at: Date;
+}
+
 /** A program's credential for the management API: one role at one scope, the secret stored hashed. */
 export interface AccessKeysTable {
   account_id: string;
@@ -280,6 +292,7 @@ export interface DB {
   role_grants: RoleGrantsTable;
   invitations: InvitationsTable;
   access_keys: AccessKeysTable;
+  member_presence: MemberPresenceTable;
 }
 
 /**
