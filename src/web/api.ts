@@ -20,6 +20,8 @@ export const devicesKey = (accountId: string) => ['devices', accountId] as const
 export const connectionsKey = (accountId: string) => ['connections', accountId] as const;
 /** The portal users of an account and their roles (owners). */
 export const usersKey = (accountId: string) => ['users', accountId] as const;
+/** Who of an account's team is online, kept live by the presence stream. */
+export const presenceKey = (accountId: string) => ['presence', accountId] as const;
 /** The access keys of an account (owners). */
 export const accessKeysKey = (accountId: string) => ['access-keys', accountId] as const;
 /** The pending invitations of an account (owners). */

@@ -22,7 +22,7 @@ import {
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useMemo, useState, type ReactNode } from 'react';
 import { Link } from 'wouter';
-import { TesseraError, type AddedTeamMember, type Me, type TeamMember, type TeamOverview } from '../../client/sdk.ts';
+import { TesseraError, type AddedTeamMember, type Me, type MemberPresence, type TeamMember, type TeamOverview } from '../../client/sdk.ts';
 import type { Plan } from '../../shared/team.ts';
 import { api, teamKey } from '../api.ts';
 import { can, rolesPhrase } from '../roles.ts';
@@ -31,6 +31,7 @@ import { PencilIcon, PlusIcon, TrashIcon, UsersIcon } from '../icons.tsx';
 import { ConfirmMutationDialog, DialogFrame, DialogHeader, formatDate, initials, IssuedToken, useDialog } from './team-parts.tsx';
 import { ManageMemberDrawer } from './team-tokens.tsx';
 import { useOpenConnections } from './connection-parts.tsx';
+import { LastSeen, PresenceBadge, usePresence } from './presence-parts.tsx';
 
 const MEMBER_FIELDS = ['name', 'connectionLimit'] as const;
 type MemberField = (typeof MEMBER_FIELDS)[number];
@@ -299,6 +300,7 @@ function Fact({ label, children }: { label: string; children: ReactNode }) {
 
 function MemberCard({
   member,
+  presence,
   devices,
   canEdit,
   onEdit,
@@ -306,6 +308,7 @@ function MemberCard({
   onManage,
 }: {
   member: TeamMember;
+  presence: MemberPresence | undefined;
   /** Names of the devices the member is connected to, for people who may see connections. */
   devices: string[] | undefined;
   canEdit: boolean;
@@ -325,7 +328,8 @@ function MemberCard({
             <Text fw={650} truncate="end" data-testid="member-name">
               {member.name}
             </Text>
-            <Text size="xs" c="dimmed">
+            <PresenceBadge presence={presence} />
+            <Text size="xs" c="dimmed" mt={2}>
               Added {formatDate(member.createdAt)}
             </Text>
           </div>
@@ -339,6 +343,9 @@ function MemberCard({
         ) : null}
       </Group>
       <dl className="member-facts">
+        <Fact label="Last seen">
+          <LastSeen presence={presence} />
+        </Fact>
         <Fact label="Connections">
           <span data-testid="member-limit">{fixed ? `Fixed: ${member.connectionLimit}` : 'Shares the plan allowance'}</span>
         </Fact>
@@ -408,6 +415,7 @@ export function TeamPage({ me, accountId }: { me: Me; accountId: string }) {
   // the connections are polled, and refresh this when they change
   const team = useQuery({ queryKey: teamKey(accountId), queryFn: () => api.getTeam(accountId), enabled: seesTeam });
   const connections = useOpenConnections(accountId, seesTeam);
+  const presence = usePresence(accountId, seesTeam);
   const devicesByMember = useMemo(() => {
     if (!connections.data) return undefined;
     const byMember = new Map<string, string[]>();
@@ -486,6 +494,7 @@ export function TeamPage({ me, accountId }: { me: Me; accountId: string }) {
                 <MemberCard
                   key={member.id}
                   member={member}
+                  presence={presence?.get(member.id)}
                   devices={devicesByMember ? (devicesByMember.get(member.id) ?? []) : undefined}
                   canEdit={canEdit}
                   onEdit={() => edit.open(member)}
