@@ -100,7 +100,7 @@ export function clientCommands(program: Command): void {
 
   client
     .command('connect')
-    .description('Open a connection to a device and hold it, renewing the lease, until Ctrl-C or SIGTERM closes it')
+    .description('Open a connection to a device and hold it (renewing the lease, showing the member online) until Ctrl-C or SIGTERM closes it')
     .argument('<device>', 'device id, name or identifier')
     .option('--json', 'print events as JSON lines')
     .action(async (wanted: string, options: { json?: boolean }) => {
@@ -112,29 +112,41 @@ export function clientCommands(program: Command): void {
         else process.stdout.write(`${extra.message ?? event}\n`);
       };
       say('connected', { message: `Connected to ${device.name} (lease ${lease.leaseId}); Ctrl-C disconnects.`, expiresAt: lease.expiresAt });
+      // while connected, the member shows online to teammates: a heartbeat as often as the server asks
+      const beat = await desktop.heartbeat('online');
       await new Promise<void>((resolve, reject) => {
         let closing = false;
+        const stop = (error?: unknown) => {
+          clearInterval(renewals);
+          clearInterval(heartbeats);
+          if (error) reject(error);
+        };
         // renew at a third of the lease's life: two renewals may fail before it lapses
-        const timer = setInterval(() => {
+        const renewals = setInterval(() => {
           desktop.renew(lease.leaseId).then(
             (renewed) => {
               lease = renewed;
               if (options.json) say('renewed', { expiresAt: renewed.expiresAt });
             },
-            (error: unknown) => {
-              clearInterval(timer);
-              reject(error);
-            },
+            (error: unknown) => stop(error),
           );
         }, Math.max(1000, (lease.ttlSeconds * 1000) / 3));
+        const heartbeats = setInterval(() => {
+          desktop.heartbeat('online').catch((error: unknown) => stop(error));
+        }, beat.heartbeatSeconds * 1000);
         const close = () => {
           if (closing) return;
           closing = true;
-          clearInterval(timer);
-          desktop.disconnect(lease.leaseId).then(() => {
-            say('disconnected', { message: `Disconnected from ${device.name}.` });
-            resolve();
-          }, reject);
+          stop();
+          // offline first, so teammates see it at once rather than after the timeout
+          desktop
+            .heartbeat('offline')
+            .catch(() => undefined)
+            .then(() => desktop.disconnect(lease.leaseId))
+            .then(() => {
+              say('disconnected', { message: `Disconnected from ${device.name}.` });
+              resolve();
+            }, reject);
         };
         process.once('SIGINT', close);
         process.once('SIGTERM', close);

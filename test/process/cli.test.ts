@@ -157,6 +157,15 @@ describe('the tessera command', () => {
     };
     await until('connected', 15_000);
     assert.equal((await owner.listOpenConnections(accountId)).length, 1);
+    const presenceOf = async () => (await owner.listPresence(accountId)).items.find((m) => m.name === 'Night shift')?.state;
+    const untilPresence = async (state: string) => {
+      const deadline = Date.now() + 5000;
+      while ((await presenceOf()) !== state) {
+        if (Date.now() > deadline) assert.fail(`the member never showed ${state}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await untilPresence('online');
     await until('renewed', 10_000);
     await new Promise((r) => setTimeout(r, 4000));
     assert.equal((await owner.listOpenConnections(accountId)).length, 1, 'still open after the first lease time ran out: it was renewed');
@@ -169,6 +178,7 @@ describe('the tessera command', () => {
     assert.equal(await exited, 0, err);
     assert.ok(events().some((e) => e.event === 'disconnected'));
     assert.equal((await owner.listOpenConnections(accountId)).length, 0, 'SIGTERM closed the connection at once');
+    assert.equal(await presenceOf(), 'offline', 'and the member shows offline at once');
 
     const session = JSON.parse(fs.readFileSync(stored, 'utf8')) as { refreshToken: string };
     const logout = await tessera(['client', 'logout']);
