@@ -33,7 +33,7 @@ const ConfigSchema = z.object({
   clientRefreshTokenDays: z.coerce.number().positive().default(30),
   clientRefreshGraceSeconds: z.coerce.number().min(0).default(10),
   /** How long a resolved access token stays in the per-node cache (bounds cross-node staleness). */
-  clientTokenCacheSeconds: z.coerce.number().min(0).default(5),
+  clientTokenCacheSeconds: z.coerce.number().min(0).default(60),
   /** A connection lease not renewed within this time ends by itself. */
   /** How long an invitation link works. */
   invitationDays: z.coerce.number().positive().max(90).default(7),

@@ -48,7 +48,7 @@ for (const backend of BACKENDS) {
       const { owner, accountId, adaDesk, bobDesk } = await team();
       assert.deepEqual(states((await bobDesk.presence()).items), { Ada: 'offline', Bob: 'offline' }, 'nobody has sent a heartbeat');
       const answer = await adaDesk.heartbeat('online');
-      assert.deepEqual(answer, { state: 'online', heartbeatSeconds: TIMEOUT_S / 3, timeoutSeconds: TIMEOUT_S });
+      assert.deepEqual(answer, { state: 'online', heartbeatSeconds: Math.floor(TIMEOUT_S / 4), timeoutSeconds: TIMEOUT_S });
       assert.deepEqual(states((await bobDesk.presence()).items), { Ada: 'online', Bob: 'offline' });
       await adaDesk.heartbeat('away');
       const portal = await owner.client.listPresence(accountId);

@@ -18,13 +18,17 @@ export interface PresencePolicy {
   timeoutMs: number;
   /** The stored last heartbeat is refreshed at most this often (a third of the timeout). */
   writeEveryMs: number;
-  /** What clients are told to keep to (a third of the timeout: two heartbeats may be lost). */
+  /**
+   * What clients are told to keep to: a quarter of the timeout, shorter than the write interval,
+   * so every other heartbeat is answered without a write, and a lost heartbeat still leaves the
+   * stored time fresh enough.
+   */
   heartbeatSeconds: number;
 }
 
 export function presencePolicy(config: Pick<Config, 'presenceTimeoutSeconds'>): PresencePolicy {
   const timeoutMs = config.presenceTimeoutSeconds * 1000;
-  return { timeoutMs, writeEveryMs: Math.floor(timeoutMs / 3), heartbeatSeconds: Math.max(1, Math.floor(config.presenceTimeoutSeconds / 3)) };
+  return { timeoutMs, writeEveryMs: Math.floor(timeoutMs / 3), heartbeatSeconds: Math.max(1, Math.floor(config.presenceTimeoutSeconds / 4)) };
 }
 
 /** What a presence row says now: its state while fresh and its session alive, else offline. */
