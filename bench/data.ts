@@ -7,7 +7,8 @@ import { DEFAULT_PLAN_ID, planOf } from '../src/server/domain/plans/catalog.ts';
  * Fixtures written straight into the server's tables with SQL, for the scenarios that need more
  * data than the HTTP API can create in a benchmark's time: a thousand signed-in desktop clients
  * on as many accounts, a hundred thousand accounts with a million expired leases, a hundred
- * thousand devices in one organization. The harness connects as the tables' owner (postgres, or
+ * thousand devices in one organization, five thousand signed-in team members in teams of 25 (the
+ * plan's member limit; written directly, so the limit is kept by the fixture). The harness connects as the tables' owner (postgres, or
  * PGlite's superuser), so row-level security does not apply to these inserts; every row is one
  * the API could have written (foreign keys hold, one owner per account, tokens stored as SHA-256).
  */
@@ -177,4 +178,66 @@ export async function insertDeviceFleet(database: Database, ownerUserId: string,
     await session.query('vacuum (analyze) devices');
   });
   return { accountId, organizationId };
+}
+
+/** A desktop client signed in as a team member, for the presence scenarios. */
+export interface TeamMemberIdentity {
+  accountId: string;
+  memberId: string;
+  accessToken: string;
+}
+
+/**
+ * `members` team members spread over accounts of `membersPerAccount` each (the plan's member
+ * limit; the last account may hold fewer), every account with an owner of its own, every member
+ * with a desktop session (password grant) whose access token is returned, valid for `tokenTtlMs`.
+ * Members come in account order: members 0..membersPerAccount−1 share the first account.
+ */
+export async function insertTeamAccounts(
+  database: Database,
+  options: { members: number; membersPerAccount: number; now: Date; tokenTtlMs: number },
+): Promise<TeamMemberIdentity[]> {
+  const { members, membersPerAccount, now } = options;
+  const accounts = Array.from({ length: Math.ceil(members / membersPerAccount) }, () => ({ accountId: randomUUID(), userId: randomUUID() }));
+  const rows = Array.from({ length: members }, (_, i) => ({
+    accountId: accounts[Math.floor(i / membersPerAccount)]!.accountId,
+    memberId: randomUUID(),
+    sessionId: randomUUID(),
+    accessToken: generateSecret('tsr_at_'),
+  }));
+  const expires = new Date(now.getTime() + options.tokenTtlMs);
+  await database.withSession((session) =>
+    run(session, [
+      ['begin'],
+      [
+        `create temp table bench_team_accounts on commit drop as
+           select * from unnest($1::uuid[], $2::uuid[]) with ordinality as t(account_id, user_id, n)`,
+        [accounts.map((a) => a.accountId), accounts.map((a) => a.userId)],
+      ],
+      [
+        `create temp table bench_team_members on commit drop as
+           select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bytea[]) with ordinality as t(account_id, member_id, session_id, token_hash, n)`,
+        [rows.map((r) => r.accountId), rows.map((r) => r.memberId), rows.map((r) => r.sessionId), rows.map((r) => hashSecret(r.accessToken))],
+      ],
+      [`insert into users (id, email, name, created_at, updated_at)
+          select user_id, 'bench.team.' || account_id || '@example.test', 'Bench Team Owner ' || n, $1, $1 from bench_team_accounts`, [now]],
+      [`insert into accounts (account_id, company_name, country, created_at, updated_at)
+          select account_id, 'Bench Team ' || n, 'DE', $1, $1 from bench_team_accounts`, [now]],
+      [`insert into memberships (account_id, user_id, role, created_at) select account_id, user_id, 'owner', $1 from bench_team_accounts`, [now]],
+      [`insert into team_members (account_id, id, name, created_at, updated_at)
+          select account_id, member_id, 'Bench Teammate ' || n, $1, $1 from bench_team_members`, [now]],
+      [
+        `insert into client_sessions (account_id, id, member_id, login_token_id, grant_type, created_at, refreshed_at)
+           select account_id, session_id, member_id, null, 'password', $1, $1 from bench_team_members`,
+        [now],
+      ],
+      [
+        `insert into client_tokens (account_id, token_hash, session_id, kind, issued_at, expires_at)
+           select account_id, token_hash, session_id, 'access', $1, $2 from bench_team_members`,
+        [now, expires],
+      ],
+      ['commit'],
+    ]),
+  );
+  return rows.map((r) => ({ accountId: r.accountId, memberId: r.memberId, accessToken: r.accessToken }));
 }

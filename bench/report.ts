@@ -6,6 +6,7 @@ import type { PropagationResult } from './client-api.ts';
 import type { CpuUse } from './cpu.ts';
 import type { LoadResult } from './load.ts';
 import type { Machine } from './machine.ts';
+import type { PresenceFanoutResult } from './presence.ts';
 
 export type Backend = 'pglite' | 'postgres';
 
@@ -37,6 +38,10 @@ export interface BackendRun {
   profiles?: Record<number, string>;
   /** PostgreSQL only: desktop sessions revoked on this server, refused by a second node. */
   propagation?: PropagationResult;
+  /** The name of the heartbeats row (it carries the member count), when it ran. */
+  heartbeats?: string;
+  /** PostgreSQL only: presence changes heartbeated to this server, seen on a second node's stream. */
+  presence?: PresenceFanoutResult;
 }
 
 /** Names of the rows of the lease and device-list scenarios that ran. */
@@ -58,6 +63,8 @@ export interface BenchRun {
     connections: Record<string, number>;
     /** Sizes of the lease and device-list scenarios. */
     data?: { leaseConnections: number; listConnections: number; spreadAccounts: number; grownAccounts: number; leasesPerAccount: number; devices: number; devicePage: number; durationS: number; warmupS: number };
+    /** Sizes of the presence scenarios: team members (so many an account), fan-out background rate and changes timed. */
+    presence?: { members: number; membersPerAccount: number; rate: number; changes: number };
   };
   machine: Machine;
   argon2: Argon2Reference;
@@ -88,6 +95,7 @@ export const SCENARIO = {
   devicesGroupManager: 'GET …/organizations/:o/devices, manager of a group only',
   devicesOwnerKey: 'GET …/organizations/:o/devices, owner access key',
   enroll: 'POST /client/v1/enroll',
+  heartbeats: (members: number) => `POST /client/v1/presence, ${count(members)} members`,
 } as const;
 
 /** Keys in BackendRun.ratios for the lease and device-list scenarios. */
@@ -101,6 +109,8 @@ export const RATIO = {
   farPageRate: 'device list req/s, far page ÷ page 1',
   groupManagerToOwner: 'device list req/s, group manager ÷ owner',
   accessKeyToSession: 'device list req/s, owner access key ÷ owner session',
+  heartbeatsToHealth: 'heartbeats/s ÷ /healthz',
+  writesPerHeartbeat: 'member_presence writes ÷ heartbeats',
 } as const;
 
 /** Lease pairs should reach this share of the one-row reference transaction (PostgreSQL). */
@@ -114,6 +124,8 @@ export const DEVICE_PAGE_AIM = 1.2;
 export const CLIENT_ME_AIM = 0.7;
 /** Node B should refuse a revoked access token within this many ms (p99). */
 export const PROPAGATION_AIM_MS = 100;
+/** A presence change heartbeated to node A should reach a stream on node B within this many ms (p99). */
+export const FANOUT_AIM_MS = 250;
 
 /** Key in BackendRun.ratios: sign-in ÷ the hash rate measured with `cores` hashes in flight. */
 export const SIGN_IN_MEASURED = `${SCENARIO.signIn} ÷ measured parallel argon2`;
@@ -177,6 +189,27 @@ function propagationRow(b: BackendRun): string[][] {
   ];
 }
 
+function presenceRow(b: BackendRun): string[][] {
+  const p = b.presence;
+  if (!p) return [];
+  return [
+    [
+      b.backend,
+      p.scenario,
+      '2 nodes',
+      rate(p.backgroundRate),
+      `${p.changes} changes at ${rate(p.backgroundRate)} heartbeats/s (aim p99 ≤ ${FANOUT_AIM_MS} ms)`,
+      ms(p.fromSentMs.p50),
+      ms(p.fromSentMs.p99),
+      String(p.failures.length + p.background.non2xx + p.background.errors),
+      '—',
+      '—',
+      mib(p.rss.nodeA),
+      [p.cpu.nodeA + p.cpu.nodeB, p.cpu.postgres, p.cpu.harness, p.cpu.other].map((v) => v.toFixed(2)).join('/'),
+    ],
+  ];
+}
+
 function rows(run: BenchRun): string[][] {
   return run.backends.flatMap((b) => [
     ...b.scenarios.map((r) => [
@@ -194,6 +227,7 @@ function rows(run: BenchRun): string[][] {
       cores(r.cpu),
     ]),
     ...propagationRow(b),
+    ...presenceRow(b),
   ]);
 }
 
@@ -220,6 +254,7 @@ function describeLoad(run: BenchRun): string {
     `refresh token the previous answer returned (never one already sent), so req/s is sustained rotations. ` +
     accessLoad(run) +
     leaseLoad(run) +
+    presenceLoad(run) +
     `The server runs as a child process; generator, server (and PostgreSQL) share the same ` +
     `${run.machine.cores} cores, so absolute figures understate a dedicated server. ` +
     `CPU columns: average cores used during the run by the server process, PostgreSQL's processes, the ` +
@@ -266,6 +301,34 @@ function leaseLoad(run: BenchRun): string {
   );
 }
 
+function presenceLoad(run: BenchRun): string {
+  const p = run.settings.presence;
+  const heartbeats = run.backends.some((b) => b.heartbeats);
+  const fanout = run.backends.some((b) => b.presence);
+  if (!p || (!heartbeats && !fanout)) return '';
+  let text =
+    `Presence: ${count(p.members)} team members, ${p.membersPerAccount} an account (the plan's member limit), written with SQL, each a desktop ` +
+    `session with an access token. `;
+  if (heartbeats) {
+    text +=
+      `Heartbeats: every member's first heartbeat (inserting its row) once, 16 in flight, timed; then autocannon, ${c(run).get} connections, ` +
+      `POST /client/v1/presence, each request the next member's heartbeat in turn (every member heartbeats once a round, as its client ` +
+      `would every heartbeatSeconds, only faster); a member says "away" one round in 100 (staggered) and "online" otherwise, so nearly ` +
+      `all are repeats answered from the node's memo. Below the table: the ` +
+      `rows member_presence holds afterwards (one per member) and, on PostgreSQL, the inserts and updates it counted (pg_stat_user_tables: ` +
+      `the state changes, and a row's refresh once its last write is 20 s old) per heartbeat answered in warm-up and run. `;
+  }
+  if (fanout) {
+    text +=
+      `Fan-out (PostgreSQL): a second server process (node B) on the same database streams the first account's presence ` +
+      `(GET /client/v1/presence/stream as a desktop client of it); node A takes ${count(p.rate)} heartbeats/s from the other members ` +
+      `(paced, 16 keep-alive connections; one round over every member before timing) while one member of that account flips between ` +
+      `online and away ${count(p.changes)} times; p50/p99 are from sending that heartbeat to node A to reading the matching event on node B, ` +
+      `req/s is the background rate reached, CPU srv is both nodes together. `;
+  }
+  return text;
+}
+
 function referenceLines(run: BenchRun): string[] {
   const a = run.argon2;
   const lines = [
@@ -298,6 +361,23 @@ function referenceLines(run: BenchRun): string[] {
         `p50 ${ms(p.fromSentMs.p50)} ms, p90 ${ms(p.fromSentMs.p90)} ms, p99 ${ms(p.fromSentMs.p99)} ms, max ${ms(p.fromSentMs.max)} ms; ` +
         `node A's answer → node B's first 401: p50 ${ms(p.afterAnswerMs.p50)} ms, p99 ${ms(p.afterAnswerMs.p99)} ms ` +
         `(node A answers the revocation in p50 ${ms(p.revokeMs.p50)} ms, p99 ${ms(p.revokeMs.p99)} ms)` +
+        (p.failures.length ? `; ${p.failures.length} failed: ${p.failures.slice(0, 3).join('; ')}` : ''),
+    );
+  }
+  for (const b of run.backends) {
+    const p = b.presence;
+    if (!p) continue;
+    lines.push(
+      `${p.scenario}, ${b.backend}: a second server process on the same database and secret streams one account's presence ` +
+        `to one of its members; node A takes ${rate(p.backgroundRate)} background heartbeats/s ` +
+        `(asked ${count(p.targetRate)}/s, from ${count(p.members)} members of ${count(p.accounts)} accounts; answered in p50 ${ms(p.background.latencyMs.p50)} ms, ` +
+        `p99 ${ms(p.background.latencyMs.p99)} ms) while another member of that account flips between online and away ${p.changes} times ` +
+        `(after ${p.warmup} unmeasured). Heartbeat sent → event on node B: p50 ${ms(p.fromSentMs.p50)} ms, p90 ${ms(p.fromSentMs.p90)} ms, ` +
+        `p99 ${ms(p.fromSentMs.p99)} ms, max ${ms(p.fromSentMs.max)} ms (aim p99 ≤ ${FANOUT_AIM_MS} ms); node A's answer → event: ` +
+        `p50 ${ms(p.afterAnswerMs.p50)} ms, p99 ${ms(p.afterAnswerMs.p99)} ms (node A answers the changing heartbeat in p50 ${ms(p.heartbeatMs.p50)} ms, ` +
+        `p99 ${ms(p.heartbeatMs.p99)} ms); ${count(p.streamEvents)} presence events on the stream meanwhile. CPU: node A ${p.cpu.nodeA.toFixed(2)}, ` +
+        `node B ${p.cpu.nodeB.toFixed(2)}, PostgreSQL ${p.cpu.postgres.toFixed(2)}, harness ${p.cpu.harness.toFixed(2)}, other ${p.cpu.other.toFixed(2)} cores; ` +
+        `RSS after: node A ${mib(p.rss.nodeA)}, node B ${mib(p.rss.nodeB)}` +
         (p.failures.length ? `; ${p.failures.length} failed: ${p.failures.slice(0, 3).join('; ')}` : ''),
     );
   }
@@ -389,20 +469,31 @@ And users and roles ([users-and-roles.md](users-and-roles.md)):
 - **enroll**: \`POST /client/v1/enroll\` with an owner's email and password, each request
   creating a team member (with its login token and desktop session) for a new PC.
 
+And [presence](presence.md), on 5,000 team members (200 accounts of 25, the plan's member limit)
+written with SQL, each a desktop client signed in:
+
+- **heartbeats**: \`POST /client/v1/presence\` as fast as the server answers, each request the
+  next member's heartbeat in turn, nearly all of them repeats of \`online\`;
+- **presence-fanout** (PostgreSQL only): a second server process streams one account's presence
+  (\`GET /client/v1/presence/stream\`) while the first takes 1,000 heartbeats/s and a member of
+  that account flips between online and away: from the heartbeat to the event on the other node.
+
 \`\`\`sh
 npm run bench              # 10 s per scenario after a 2 s warm-up; rewrites the results below
 npm run bench -- --quick   # 3 s per scenario (the data-heavy ones 2 s, on 10,000 accounts,
-                           # 20,000 devices and page 200): everything in about two and a half minutes
+                           # 20,000 devices, page 200 and 1,000 presence members): about three minutes
 npm run bench -- --help    # --duration, --connections, --backends, --scenarios, --revocations, --no-write,
                            # --lease-connections, --spread-accounts, --grown-accounts, --devices, --device-page,
+                           # --presence-members, --presence-rate, --presence-changes,
                            # --profile (V8 CPU profiles of the server, summarized per scenario),
                            # --wait-quiet (wait for other processes to leave the CPU first)
 \`\`\`
 
-Progress goes to stderr, the table to stdout; the section between the \`bench\` markers below
-and [benchmarks.json](benchmarks.json) (raw figures) are rewritten, the rest of this file is
-kept. Any non-2xx answer or socket error fails the run (exit code 1) and leaves both alone
-(the one exception, an open refused for the account's allowance, is below).
+Progress goes to stderr, the table to stdout. Each run rewrites this file (the text above the
+results comes from \`bench/report.ts\`, next to the scenarios it explains) and
+[benchmarks.json](benchmarks.json) (raw figures). Any non-2xx answer or socket error fails the
+run (exit code 1) and leaves both alone (the one exception, an open refused for the account's
+allowance, is below).
 
 ## Reading the figures
 
@@ -478,6 +569,33 @@ database share the cores with the server. The ratios, measured in the same run, 
   (as an installer must for a person who manages several accounts). Every request carries the
   right password, so, as with sign-in, the sign-in throttle (which counts failures only) never
   blocks them.
+- **Heartbeats** (\`POST /client/v1/presence, 5,000 members\`): heartbeats per second with every
+  member taking its turn (a round over all of them, then the next), as 5,000 desktop clients would
+  send them. First each member's first heartbeat is sent once, 16 in flight, and timed: it looks
+  the access token up and inserts the member's row. Then the load: a member says \`away\` one
+  round in 100 and \`online\` otherwise, so nearly every heartbeat repeats the last and is
+  answered from the node's memo without the database. Below the table: the rows
+  \`member_presence\` holds afterwards, which must be one per member that heartbeated (else the
+  run fails), and on PostgreSQL the inserts and updates the table counted during warm-up and run
+  (\`pg_stat_user_tables\`, read once every pool connection has reported): the state changes,
+  and a row's refresh where its last write is 20 s old by then. Per heartbeat, that is the Ratio
+  cell's writes/heartbeat, next to heartbeats/s ÷ \`/healthz\`. Each member's heartbeats
+  come members ÷ heartbeats/s apart (in the same line), far closer than a client's
+  \`heartbeatSeconds\` (20 s at the default timeout), so the node's caches carry them: an access
+  token stays cached 5 s, a repeat is answered from the memo for 20 s after a write. Where a
+  backend cannot bring a member's heartbeats within 5 s of each other, every heartbeat looks its
+  token up in the database and the rate falls to what the database answers; a note says so. A
+  client keeping to \`heartbeatSeconds\` is in that case with every heartbeat, and writes again
+  with nearly every one (its last write is 20 s old): the first round costs about as much.
+- **Presence heartbeat node A → stream on node B** (PostgreSQL only): a second server process on
+  the same database and secret serves \`GET /client/v1/presence/stream\` to a desktop client of
+  one account; node A takes a steady background of heartbeats (1,000/s, every member but one in
+  turn, paced by the harness over 16 keep-alive connections) and, a few hundred times, a heartbeat
+  that flips the one left out, a member of that account, between online and away. p50/p99 are from
+  sending that heartbeat to node A to reading the matching \`presence\` event on node B (the
+  write, its \`NOTIFY\` committed with it, node B's listener, its hub, the SSE write and the
+  harness's read). The aim is p99 ≤ 250 ms at 1,000 heartbeats/s; the row's req/s is the
+  background rate reached, its CPU "srv" both nodes together.
 - **RSS** is the server process's resident memory: before the scenario's warm-up, the peak
   while loaded (VmHWM, reset before each scenario), and right after.
 - **CPU srv/db/gen/other** is the average number of cores the server process, PostgreSQL, the
@@ -488,24 +606,24 @@ database share the cores with the server. The ratios, measured in the same run, 
 
 `;
 
-/** Replaces the generated section of docs/benchmarks.md (creating the file when missing). */
+/**
+ * Writes docs/benchmarks.md: the explanation (DOCS_INTRO, kept here beside the scenarios it
+ * explains) and the results of this run; whatever follows the results section is kept.
+ */
 export function writeDocs(docsDir: string, run: BenchRun): { markdown: string; json: string } {
   fs.mkdirSync(docsDir, { recursive: true });
   const markdownPath = path.join(docsDir, 'benchmarks.md');
   const jsonPath = path.join(docsDir, 'benchmarks.json');
   const section = `${START}\n${markdownSection(run)}\n${END}`;
-  let current: string;
+  let tail = '\n';
   try {
-    current = fs.readFileSync(markdownPath, 'utf8');
+    const current = fs.readFileSync(markdownPath, 'utf8');
+    const to = current.indexOf(END);
+    if (to >= 0) tail = current.slice(to + END.length);
   } catch {
-    current = DOCS_INTRO;
+    // a new file: the explanation and the results alone
   }
-  const from = current.indexOf(START);
-  const to = current.indexOf(END, from);
-  const next =
-    from >= 0 && to >= 0
-      ? current.slice(0, from) + section + current.slice(to + END.length)
-      : `${current.replace(/\s*$/, '\n\n')}${section}\n`;
+  const next = `${DOCS_INTRO.replace(/\s*$/, '\n\n')}${section}${tail}`;
   fs.writeFileSync(markdownPath, next);
   fs.writeFileSync(jsonPath, `${JSON.stringify(run, null, 2)}\n`);
   return { markdown: markdownPath, json: jsonPath };

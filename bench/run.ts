@@ -9,23 +9,26 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openDatabase, type Database } from '../src/server/db/database.ts';
+import { DEFAULT_PLAN_ID, planOf } from '../src/server/domain/plans/catalog.ts';
 import { createServerDatabase } from '../test/support/databases.ts';
 import { accountsFor, Enrollments, enrollFixture, groupManagerDevices } from './access.ts';
 import { measureArgon2, type Argon2Reference } from './argon2.ts';
 import { measureCliStart } from './cli.ts';
 import { cpuSnapshot, cpuUse, type CpuUse } from './cpu.ts';
 import { loginTokenExchanges, measurePropagation, PROPAGATION_SCENARIO, RefreshPool } from './client-api.ts';
-import { growLeaseData, insertClientAccounts, insertDeviceFleet, type LeaseIdentity } from './data.ts';
+import { growLeaseData, insertClientAccounts, insertDeviceFleet, insertTeamAccounts, type LeaseIdentity, type TeamMemberIdentity } from './data.ts';
 import { walkDevicePages } from './devices.ts';
 import { anonymousCsrf, desktopMember, exchangeLoginToken, FORM_HEADERS, registerPerson, signInCookie } from './fixtures.ts';
 import { LeasePairs, oneAccountIdentities, pgliteReference, postgresReference, referenceLoad, SERVER_POOL_SIZE, type ReferenceTarget } from './leases.ts';
 import { failureOf, runLoad, type CustomLoad, type LoadResult, type Scenario } from './load.ts';
 import { describeMachine } from './machine.ts';
+import { FANOUT_SCENARIO, firstRound, HeartbeatRounds, listPresence, measureFanout, presenceTableStats, SERVER_PRESENCE, type PresenceTableStats } from './presence.ts';
 import { summarizeProfile } from './profile.ts';
 import {
   CLIENT_ME_AIM,
   DEVICE_PAGE_AIM,
   ENROLL_MEASURED,
+  FANOUT_AIM_MS,
   GROUP_MANAGER_AIM,
   ACCESS_KEY_AIM,
   CLI_START_AIM_MS,
@@ -60,8 +63,11 @@ const { values: args } = parseArgs({
     'grown-accounts': { type: 'string' },
     devices: { type: 'string' },
     'device-page': { type: 'string' },
+    'presence-members': { type: 'string' },
+    'presence-rate': { type: 'string' },
+    'presence-changes': { type: 'string' },
     backends: { type: 'string', default: 'pglite,postgres' },
-    scenarios: { type: 'string', default: 'health,me,sign-in,client-me,client-token,client-refresh,client-revocation,manager-devices,enroll,lease-one,lease-spread,lease-reference,lease-grown,device-pages' },
+    scenarios: { type: 'string', default: 'health,me,sign-in,client-me,client-token,client-refresh,client-revocation,manager-devices,enroll,lease-one,lease-spread,lease-reference,lease-grown,device-pages,heartbeats,presence-fanout' },
     'no-write': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'wait-quiet': { type: 'string' },
@@ -72,8 +78,8 @@ const { values: args } = parseArgs({
 if (args.help) {
   console.log(`npm run bench [-- options]
   --quick                   3 s per scenario (1 s warm-up; the lease, reference and device-list
-                            scenarios 2 s), smaller data scenarios: everything in about two and a
-                            half minutes
+                            scenarios 2 s), smaller data scenarios (1,000 presence members):
+                            everything in about three minutes
   --duration=<s>            seconds per scenario (default 10, quick 3)
   --warmup=<s>              warm-up seconds before each scenario (default 2, quick 1)
   --connections=<n>         connections for the GET scenarios (default 50)
@@ -90,11 +96,15 @@ if (args.help) {
                             (default 100000: 1,000,000 expired leases; quick 10000)
   --devices=<n>             devices in the organization of device-pages (default 100000; quick 20000)
   --device-page=<n>         the far page of device-pages, 50 devices a page (default 1000; quick 200)
+  --presence-members=<n>    team members of heartbeats and presence-fanout, 25 an account (the plan's
+                            member limit), each a signed-in desktop client (default 5000; quick 1000)
+  --presence-rate=<n>       background heartbeats/s on node A during presence-fanout (default 1000)
+  --presence-changes=<n>    state changes timed from node A to node B's stream (default 300; quick 100)
   --backends=<list>         pglite,postgres (default both, in that order)
   --scenarios=<list>        health,me,sign-in,client-me,client-token,client-refresh,
                             client-revocation, manager-devices, enroll, lease-one, lease-spread,
-                            lease-reference, lease-grown, device-pages (default all;
-                            client-revocation on PostgreSQL only)
+                            lease-reference, lease-grown, device-pages, heartbeats, presence-fanout
+                            (default all; client-revocation and presence-fanout on PostgreSQL only)
                               manager-devices  GET …/organizations/:o/devices?limit=50 (50 devices)
                                                as the owner, then as a manager of a group holding
                                                the organization (no account role), then with an
@@ -110,6 +120,14 @@ if (args.help) {
                               lease-grown      lease-spread again after growing the database to
                                                --grown-accounts and 10 expired leases per account
                               device-pages     GET …/devices?limit=50, page 1 and page --device-page
+                              heartbeats       POST /client/v1/presence, --connections connections, each
+                                               request the next member's heartbeat (round robin over
+                                               --presence-members): heartbeats/s, CPU, RSS, the rows
+                                               of member_presence and (PostgreSQL) the writes
+                              presence-fanout  a second node streams one account's presence while the
+                                               first takes --presence-rate heartbeats/s; a member of
+                                               that account flips between online and away on the
+                                               first: heartbeat sent → event on the second node
   --no-write                do not touch docs/benchmarks.md and docs/benchmarks.json
   --profile                 write a V8 CPU profile of each server (to a temporary folder) and summarize
                             it per scenario; implies --no-write
@@ -150,6 +168,13 @@ const data = {
   devices: number(args.devices, quick ? 20_000 : 100_000, 'devices'),
   devicePage: number(args['device-page'], quick ? 200 : 1000, 'device-page'),
 };
+const presence = {
+  members: number(args['presence-members'], quick ? 1000 : 5000, 'presence-members'),
+  membersPerAccount: planOf(DEFAULT_PLAN_ID).memberLimit,
+  rate: number(args['presence-rate'], 1000, 'presence-rate'),
+  changes: number(args['presence-changes'], quick ? 100 : 300, 'presence-changes'),
+};
+if (presence.members < 2 || presence.rate < 1) throw new Error('--presence-members must be at least 2 and --presence-rate positive');
 if (data.leaseConnections < 1 || data.listConnections < 1 || data.spreadAccounts < data.leaseConnections || data.devicePage < 1) {
   throw new Error('--lease-connections and --list-connections must be positive, --spread-accounts at least --lease-connections, --device-page positive');
 }
@@ -164,6 +189,7 @@ const scenarioKeys = new Set(args.scenarios.split(',').map((s) => s.trim()));
 const SCENARIO_KEYS = [
   'health', 'me', 'sign-in', 'client-me', 'client-token', 'client-refresh', 'client-revocation',
   'manager-devices', 'enroll', 'lease-one', 'lease-spread', 'lease-reference', 'lease-grown', 'device-pages',
+  'heartbeats', 'presence-fanout',
 ];
 for (const s of scenarioKeys) if (!SCENARIO_KEYS.includes(s)) throw new Error(`unknown scenario ${s}`);
 if (scenarioKeys.has('lease-one') && data.leaseConnections > 10) {
@@ -489,16 +515,24 @@ async function runBackend(backend: Backend, failures: string[], argon2: Argon2Re
     }
   }
 
-  // 2. lease pairs spread over many accounts (SQL fixtures), and the device fleet
+  // 2. lease pairs spread over many accounts (SQL fixtures), the device fleet, the presence teams
   let spread: LeaseIdentity[] | null = null;
   let fleet: { accountId: string; organizationId: string } | null = null;
+  let team: TeamMemberIdentity[] | null = null;
   const needSpread = wants('lease-spread') || wants('lease-grown');
-  if (needSpread || wants('device-pages')) {
-    const sizes = [needSpread ? `${data.spreadAccounts.toLocaleString('en-US')} accounts with a signed-in client each` : '', wants('device-pages') ? `${data.devices.toLocaleString('en-US')} devices in one organization` : ''];
-    await withTables(sizes.filter(Boolean).join(' and '), async (database) => {
+  const needTeams = wants('heartbeats') || (backend === 'postgres' && wants('presence-fanout'));
+  const teamAccounts = Math.ceil(presence.members / presence.membersPerAccount);
+  if (needSpread || wants('device-pages') || needTeams) {
+    const sizes = [
+      needSpread ? `${data.spreadAccounts.toLocaleString('en-US')} accounts with a signed-in client each` : '',
+      wants('device-pages') ? `${data.devices.toLocaleString('en-US')} devices in one organization` : '',
+      needTeams ? `${presence.members.toLocaleString('en-US')} team members on ${teamAccounts.toLocaleString('en-US')} accounts, each a signed-in desktop client` : '',
+    ];
+    team = await withTables(sizes.filter(Boolean).join(', '), async (database) => {
       const now = new Date();
       if (needSpread) spread = await insertClientAccounts(database, data.spreadAccounts, now, 24 * 3600_000);
       if (wants('device-pages')) fleet = await insertDeviceFleet(database, person.userId, data.devices, now);
+      return needTeams ? await insertTeamAccounts(database, { ...presence, now, tokenTtlMs: 24 * 3600_000 }) : null;
     });
   }
   const spreadName = SCENARIO.leaseSpread(data.spreadAccounts);
@@ -507,6 +541,95 @@ async function runBackend(backend: Backend, failures: string[], argon2: Argon2Re
     const result = await measure(pairScenario(spreadName), load, dataTiming);
     pairDetail(result, load, data.spreadAccounts);
     leaseScenarios.spread = result.scenario;
+  }
+
+  // 2b. presence: heartbeats of every member as fast as the server answers them, then (PostgreSQL)
+  // a second node streaming one account's presence while this one takes a steady load
+  if (team && wants('heartbeats')) {
+    const members: TeamMemberIdentity[] = team;
+    const rounds = new HeartbeatRounds(members);
+    // every member's first heartbeat inserts its row: one round before the load, so the load
+    // finds a running team (rows in place) and the writes it causes are its own
+    const first = await firstRound(url(), rounds, FIRST_ROUND_CONNECTIONS);
+    const firstLine =
+      `${backend}: first heartbeat of each member (inserts its row), ${FIRST_ROUND_CONNECTIONS} in flight: ` +
+      `${members.length.toLocaleString('en-US')} in ${(first.ms / 1000).toFixed(1)} s (${((members.length / first.ms) * 1000).toFixed(0)}/s)`;
+    progress(firstLine);
+    const statsBefore = backend === 'postgres' ? await settledPresenceStats(url(), members, databaseUrl!, (s) => s.inserted >= members.length) : null;
+    if (backend === 'postgres' && !statsBefore) progress(`${backend}: PostgreSQL's statistics did not count the first round's inserts within 12 s: no write counts`);
+    const awayBefore = rounds.away;
+    const result = await measure({
+      name: SCENARIO.heartbeats(members.length),
+      method: 'POST',
+      path: '/client/v1/presence',
+      headers: { accept: 'application/json', 'content-type': 'application/json' },
+      connections: connections.get,
+      requests: rounds.requests(),
+    });
+    const heartbeats = result.ok + result.warmup.ok;
+    const away = rounds.away - awayBefore;
+    // every "away" follows an "online" of the round before: a change, written (an update), as is
+    // the "online" after it; fewer updates counted means a backend's report is still pending
+    const statsAfter = statsBefore
+      ? await settledPresenceStats(url(), members, databaseUrl!, (s) => s.updated - statsBefore.updated >= away - connections.get)
+      : null;
+    if (statsBefore && !statsAfter) progress(`${backend}: PostgreSQL's statistics did not count the load's updates within 12 s: no write counts`);
+    const listed = await listPresence(url(), members);
+    const answered = rounds.membersAnswered;
+    const intervalS = members.length / result.reqPerSec;
+    const inserted = statsAfter && statsBefore ? statsAfter.inserted - statsBefore.inserted : NaN;
+    const updated = statsAfter && statsBefore ? statsAfter.updated - statsBefore.updated : NaN;
+    result.detail = {
+      members: members.length,
+      accounts: teamAccounts,
+      firstRoundMs: first.ms,
+      heartbeatsWithWarmup: heartbeats,
+      away,
+      memberIntervalS: intervalS,
+      membersAnswered: answered,
+      listedWithHeartbeat: listed.seen,
+      rows: statsAfter?.rows ?? null,
+      inserted: statsAfter ? inserted : null,
+      updated: statsAfter ? updated : null,
+      writesPerHeartbeat: statsAfter ? (inserted + updated) / heartbeats : null,
+    };
+    run.heartbeats = result.scenario;
+    const rowsText = statsAfter
+      ? `member_presence holds ${statsAfter.rows.toLocaleString('en-US')} rows`
+      : `GET /client/v1/presence lists ${listed.seen.toLocaleString('en-US')} members with a last heartbeat (one row each)`;
+    const writesText = statsAfter
+      ? `; writes to member_presence during warm-up and run (pg_stat_user_tables): ${(inserted + updated).toLocaleString('en-US')} ` +
+        `(${inserted.toLocaleString('en-US')} inserts, ${updated.toLocaleString('en-US')} updates), ${((inserted + updated) / heartbeats).toFixed(3)} per heartbeat`
+      : '';
+    const line =
+      `Heartbeats, ${backend}: ${members.length.toLocaleString('en-US')} team members (${teamAccounts.toLocaleString('en-US')} accounts of up to ${presence.membersPerAccount}, ` +
+      `SQL fixtures); each member's first heartbeat (inserting its row) before the load, ${FIRST_ROUND_CONNECTIONS} in flight: ${(first.ms / 1000).toFixed(1)} s ` +
+      `(${((members.length / first.ms) * 1000).toFixed(0)}/s); then ${heartbeats.toLocaleString('en-US')} heartbeats answered in warm-up and run ` +
+      `(${away.toLocaleString('en-US')} "away", the rest "online"), each member's ${fmt(intervalS)} s apart in the run (a node caches an access token ` +
+      `${SERVER_PRESENCE.tokenCacheSeconds} s and answers a repeat from its memo for ${SERVER_PRESENCE.writeEverySeconds} s after writing); ` +
+      `${answered.toLocaleString('en-US')} members heartbeated, ${rowsText}${writesText}`;
+    run.details.push(line);
+    progress(line);
+    const rowProblems = [
+      listed.duplicates > 0 ? `GET /client/v1/presence listed ${listed.duplicates} members twice` : '',
+      listed.seen !== answered ? `${listed.seen} members listed with a last heartbeat, but ${answered} members heartbeated` : '',
+      statsAfter && statsAfter.rows !== answered ? `member_presence holds ${statsAfter.rows} rows for ${answered} members that heartbeated` : '',
+      statsAfter && inserted !== 0 ? `${inserted} rows inserted into member_presence although every member's row was in place` : '',
+    ].filter(Boolean);
+    for (const problem of rowProblems) failures.push(`${backend} ${result.scenario}: ${problem}`);
+  }
+  if (team && backend === 'postgres' && wants('presence-fanout') && presence.changes > 0) {
+    const members: TeamMemberIdentity[] = team;
+    run.presence = await measurePresenceFanout(url(), started.server.pid, {
+      dataDir: path.join(workDir, 'data-node-b-presence'),
+      databaseUrl: databaseUrl!,
+      databaseName: databaseName!,
+      secret: secret!,
+      members,
+      rowsInPlace: wants('heartbeats'),
+    });
+    const p = run.presence;
+    if (p.failures.length) failures.push(...p.failures.slice(0, 5).map((f) => `${backend} ${FANOUT_SCENARIO}: ${f}`));
   }
 
   // 3. the database reference, with the server idle
@@ -609,6 +732,67 @@ async function measureRevocation(nodeA: string, nodeB: { dataDir: string; databa
   }
 }
 
+/** Heartbeats in flight for each member's first (the round before the heartbeats load). */
+const FIRST_ROUND_CONNECTIONS = 16;
+
+/**
+ * member_presence's statistics once PostgreSQL's backends have reported them: a backend reports
+ * when a transaction ends at least a second after its last report (else when idle ten seconds
+ * later), so a second after the load every account's presence list is read (a transaction each,
+ * every pool connection busy) before reading them, and again every half second until `complete`
+ * holds (at most 12 s).
+ */
+async function settledPresenceStats(
+  baseUrl: string,
+  members: TeamMemberIdentity[],
+  databaseUrl: string,
+  complete: (stats: PresenceTableStats) => boolean,
+): Promise<PresenceTableStats | null> {
+  await sleep(1100);
+  await listPresence(baseUrl, members);
+  const deadline = performance.now() + 12_000;
+  for (;;) {
+    const stats = await presenceTableStats(databaseUrl);
+    if (complete(stats)) return stats;
+    if (performance.now() > deadline) return null;
+    await sleep(500);
+  }
+}
+
+/** Starts a second node on the same database; times presence changes on the first seen on its stream. */
+async function measurePresenceFanout(
+  nodeA: string,
+  nodeAPid: number,
+  nodeB: { dataDir: string; databaseUrl: string; databaseName: string; secret: string; members: TeamMemberIdentity[]; rowsInPlace: boolean },
+) {
+  const second = await startServer(nodeB.dataDir, { databaseUrl: nodeB.databaseUrl, secret: nodeB.secret });
+  try {
+    await second.server.waitFor('/readyz');
+    progress(`postgres: ${FANOUT_SCENARIO}: node B pid ${second.server.pid} ready; timing ${presence.changes} state changes`);
+    const result = await measureFanout({
+      nodeA: { url: nodeA, pid: nodeAPid },
+      nodeB: { url: second.server.url, pid: second.server.pid },
+      database: nodeB.databaseName,
+      members: nodeB.members,
+      rowsInPlace: nodeB.rowsInPlace,
+      count: presence.changes,
+      warmup: 10,
+      rate: presence.rate,
+      timeoutMs: 5000,
+      progress,
+    });
+    progress(
+      `postgres: ${FANOUT_SCENARIO}: heartbeat sent → event on node B p50 ${result.fromSentMs.p50.toFixed(2)} ms, ` +
+        `p99 ${result.fromSentMs.p99.toFixed(2)} ms, max ${result.fromSentMs.max.toFixed(2)} ms; ` +
+        `background ${result.backgroundRate.toFixed(0)} heartbeats/s of ${presence.rate}` +
+        (result.failures.length ? ` — FAILED: ${result.failures.length} problems` : ''),
+    );
+    return result;
+  } finally {
+    await stopServer(second);
+  }
+}
+
 function addRatios(run: BackendRun, argon2: { limitPerSec: number; parallelHashesPerSec: number }): void {
   const find = (name: string | undefined) => (name === undefined ? undefined : run.scenarios.find((s) => s.scenario === name));
   const health = find(SCENARIO.health);
@@ -670,6 +854,20 @@ function addRatios(run: BackendRun, argon2: { limitPerSec: number; parallelHashe
     run.ratios[RATIO.grownOpenP50] = openP50(grown) / openP50(spread);
     run.ratios[RATIO.grownRate] = grown.reqPerSec / spread.reqPerSec;
     texts[grown.scenario] = `open p50 ${run.ratios[RATIO.grownOpenP50]!.toFixed(2)}× of ${d.spread!.replace(/^Lease open\+close, /, '')} (aim ≤ ${LEASE_GROWTH_AIM}); pairs ${run.ratios[RATIO.grownRate]!.toFixed(2)}×`;
+  }
+  const heartbeats = find(run.heartbeats);
+  if (heartbeats) {
+    const writes = heartbeats.detail?.writesPerHeartbeat;
+    const parts: string[] = [];
+    if (health) {
+      run.ratios[RATIO.heartbeatsToHealth] = heartbeats.reqPerSec / health.reqPerSec;
+      parts.push(`${run.ratios[RATIO.heartbeatsToHealth]!.toFixed(2)} of /healthz`);
+    }
+    if (typeof writes === 'number') {
+      run.ratios[RATIO.writesPerHeartbeat] = writes;
+      parts.push(`${writes.toFixed(3)} writes/heartbeat`);
+    }
+    if (parts.length) texts[heartbeats.scenario] = parts.join('; ');
   }
   const first = find(d.pageFirst);
   const far = find(d.pageFar);
@@ -789,6 +987,14 @@ async function main(): Promise<number> {
       notes.push(`${run.backend}: lease-open p50 grows ${growth.toFixed(2)}× with the grown database (aim ≤ ${LEASE_GROWTH_AIM}).`);
     }
     for (const s of run.scenarios) {
+      const interval = s.detail?.memberIntervalS;
+      if (typeof interval === 'number' && interval > SERVER_PRESENCE.tokenCacheSeconds) {
+        notes.push(
+          `${run.backend} ${s.scenario}: each member's heartbeats came ${fmt(interval)} s apart, longer than a node caches an access token ` +
+            `(${SERVER_PRESENCE.tokenCacheSeconds} s): nearly every heartbeat looked its token up in the database, as every heartbeat of a client ` +
+            `keeping to heartbeatSeconds (${SERVER_PRESENCE.heartbeatSeconds} s) does.`,
+        );
+      }
       const refused = Number(s.detail?.refusedWithWarmup ?? 0);
       if (refused > 0) {
         notes.push(
@@ -809,6 +1015,13 @@ async function main(): Promise<number> {
     if (farPage !== undefined && farPage > DEVICE_PAGE_AIM) {
       notes.push(`${run.backend}: the far page of the device list costs ${farPage.toFixed(2)}× page 1 at p50 (aim ≤ ${DEVICE_PAGE_AIM}).`);
     }
+    const fanout = run.presence;
+    if (fanout && fanout.fromSentMs.p99 > FANOUT_AIM_MS) {
+      notes.push(`${run.backend}: presence fan-out p99 ${fanout.fromSentMs.p99.toFixed(1)} ms (heartbeat on node A → event on node B's stream) is above the aim of ${FANOUT_AIM_MS} ms.`);
+    }
+    if (fanout && fanout.backgroundRate < 0.9 * fanout.targetRate) {
+      notes.push(`${run.backend}: the presence fan-out's background load reached only ${fanout.backgroundRate.toFixed(0)} of ${fanout.targetRate} heartbeats/s.`);
+    }
     const p99 = run.propagation?.fromSentMs.p99;
     if (p99 !== undefined && p99 > PROPAGATION_AIM_MS) {
       notes.push(`${run.backend}: revocation propagation p99 ${p99.toFixed(1)} ms is above the aim of ${PROPAGATION_AIM_MS} ms.`);
@@ -816,7 +1029,7 @@ async function main(): Promise<number> {
   }
   const bench: BenchRun = {
     mode: quick ? 'quick' : 'full',
-    settings: { durationS, warmupS, connections, data: { ...data, leasesPerAccount: LEASES_PER_ACCOUNT, durationS: dataDurationS, warmupS: dataWarmupS } },
+    settings: { durationS, warmupS, connections, data: { ...data, leasesPerAccount: LEASES_PER_ACCOUNT, durationS: dataDurationS, warmupS: dataWarmupS }, presence },
     machine,
     argon2,
     start,
