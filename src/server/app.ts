@@ -42,6 +42,7 @@ import { ClientSessionStore } from './client-api/sessions.ts';
 import { createSealer } from './auth/sealing.ts';
 import { healthRoutes } from './http/health.ts';
 import { registerProblemHandlers, sendProblem } from './http/problem-handler.ts';
+import { registerTextGuard } from './http/text-guard.ts';
 import { problemTypeRoutes } from './http/problem-types.ts';
 import { API_REFERENCE_HEADERS, SECURITY_HEADERS } from './http/security-headers.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
@@ -110,10 +111,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: config.bodyLimitBytes,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true },
+    // errors the router raises before any route (a broken %-escape, an over-long path
+    // parameter) get problem documents too, not Fastify's own JSON
+    frameworkErrors: (error, request, reply) => {
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendProblem(request, reply, 'not_found', 'No such resource: a path parameter is longer than any id.');
+      return sendProblem(request, reply, 'malformed_request', 'The address could not be read (a broken %-escape?).');
+    },
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  registerTextGuard(app);
   // JSON only: a text/plain body is refused with 415 rather than validated as a string
   app.removeContentTypeParser('text/plain');
   registerProblemHandlers(app);

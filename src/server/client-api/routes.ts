@@ -63,6 +63,19 @@ export const clientRoutes: FastifyPluginAsyncZod = async (app) => {
     done(null, form);
   });
 
+  // Each route takes one content type: the OAuth endpoints the form (RFC 6749), every other body
+  // JSON. Both parsers are registered here, so the route says which one it answers to.
+  app.addHook('preValidation', async (request) => {
+    if (!request.routeOptions.schema?.body) return;
+    const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const url = request.routeOptions.url ?? '';
+    const oauth = url.endsWith('/token') || url.endsWith('/revoke');
+    if (oauth && type !== 'application/x-www-form-urlencoded') {
+      throw new OAuthFailure('invalid_request', 'Send the parameters as application/x-www-form-urlencoded.');
+    }
+    if (!oauth && type !== 'application/json') throw new AppError('unsupported_media_type', 'This endpoint takes application/json.');
+  });
+
   app.decorateRequest('client', null);
   app.addHook('onRequest', async (request) => {
     const header = request.headers.authorization;
@@ -75,6 +88,9 @@ export const clientRoutes: FastifyPluginAsyncZod = async (app) => {
     if (request.url.startsWith('/client/v1/token') || request.url.startsWith('/client/v1/revoke')) {
       if (error instanceof AppError && error.code === 'rate_limited') {
         return sendOAuthError(reply, new OAuthFailure('too_many_requests', error.message, 429, error.headers));
+      }
+      if (error instanceof AppError && error.status < 500) {
+        return sendOAuthError(reply, new OAuthFailure('invalid_request', error.message, error.status === 413 ? 413 : 400));
       }
       const status = (error as { statusCode?: number }).statusCode;
       if (status && status >= 400 && status < 500) {
