@@ -8,7 +8,20 @@ export interface ReceivedMail {
 }
 
 function decodeQuotedPrintable(text: string): string {
-  return text.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+  const bytes = text.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+  return Buffer.from(bytes, 'latin1').toString('utf8');
+}
+
+/** A header value as written: folded lines joined, RFC 2047 encoded words (=?UTF-8?Q|B?…?=) decoded. */
+function decodeHeader(value: string): string {
+  return value
+    .replace(/\r?\n[ \t]+/g, ' ')
+    .replace(/\?=\s+=\?/g, '?==?')
+    .replace(/=\?([\w-]+)\?([QqBb])\?([^?]*)\?=/g, (_, _charset: string, encoding: string, text: string) =>
+      encoding.toUpperCase() === 'B'
+        ? Buffer.from(text, 'base64').toString('utf8')
+        : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))), 'latin1').toString('utf8'),
+    );
 }
 
 /** A real SMTP listener on a free port; the server under test sends its mail here. */
@@ -31,7 +44,7 @@ export class SmtpInbox {
           const split = raw.indexOf('\r\n\r\n');
           const head = raw.slice(0, split);
           const body = raw.slice(split + 4);
-          const subject = /^Subject: (.*)$/im.exec(head)?.[1]?.trim() ?? '';
+          const subject = decodeHeader(/^Subject: (.*(?:\r?\n[ \t].*)*)/im.exec(head)?.[1] ?? '').trim();
           const qp = /Content-Transfer-Encoding: quoted-printable/i.test(head);
           this.messages.push({
             to: session.envelope.rcptTo.map((r) => r.address),
