@@ -3,6 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { BACKENDS } from '../support/databases.ts';
 import { problemOf, registerPerson, startTestApp, STRONG_PASSWORD, uniqueEmail, type TestApp } from '../support/app.ts';
 import { SmtpInbox } from '../support/smtp.ts';
+import { EMAIL_LINK_RULE } from '../../src/server/auth/routes.ts';
+import { generateSecret } from '../../src/server/auth/secrets.ts';
 
 for (const backend of BACKENDS) {
   describe(`sign-up and sign-in (${backend})`, () => {
@@ -103,6 +105,24 @@ for (const backend of BACKENDS) {
       assert.equal((await client.me()).user.emailVerified, true);
       const reused = await problemOf(client.verifyEmail(token));
       assert.deepEqual(reused.fieldErrors.map((e) => e.code), ['invalid_token']);
+    });
+
+    it(`throttles guessing of emailed links per address: after ${EMAIL_LINK_RULE.limit} bad links even a good one waits`, async () => {
+      const { email } = await registerPerson(t);
+      const token = SmtpInbox.linkToken(await t.inbox.waitFor(email, /Confirm your email/));
+      const guesser = t.client({ ip: '198.51.100.77' });
+      for (let i = 0; i < EMAIL_LINK_RULE.limit; i += 1) {
+        // well-formed secrets of nobody: each costs a lookup, so each is counted
+        const guess = i % 2 === 0
+          ? guesser.verifyEmail(generateSecret('tsr_ev_'))
+          : guesser.confirmPasswordReset({ token: generateSecret('tsr_pr_'), password: 'another horse 43 battery' });
+        assert.deepEqual((await problemOf(guess)).fieldErrors.map((e) => e.code), ['invalid_token']);
+      }
+      const blocked = await problemOf(guesser.verifyEmail(token));
+      assert.equal(blocked.status, 429, 'the right link waits too, from that address');
+      await t.client({ ip: '198.51.100.78' }).verifyEmail(token);
+      const user = await t.db.database.db.selectFrom('users').select('email_verified_at').where('email', '=', email).executeTakeFirstOrThrow();
+      assert.ok(user.email_verified_at, 'from another address it works');
     });
 
     it('resets a forgotten password by emailed link, ending every session', async () => {

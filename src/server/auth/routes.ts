@@ -20,7 +20,7 @@ import { requireUser } from './access.ts';
 import { clearSessionCookie, setSessionCookie } from './cookies.ts';
 import { hashPassword, passwordPolicyErrors, verifyPassword } from './passwords.ts';
 import { toUser } from './sessions.ts';
-import { SIGN_IN_RULES, type ThrottleKey } from './throttle.ts';
+import { SIGN_IN_RULES, type ThrottleKey, type ThrottleRule } from './throttle.ts';
 import type { Services } from '../services.ts';
 import type { Tx } from '../db/database.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -29,6 +29,9 @@ const RESET_RULES = {
   email: { limit: 3, windowMs: 15 * 60_000, blockMs: 15 * 60_000, maxBlockMs: 60 * 60_000 },
   address: { limit: 20, windowMs: 15 * 60_000, blockMs: 15 * 60_000, maxBlockMs: 60 * 60_000 },
 };
+
+/** Guessing emailed links (verification, password reset) is counted per client address, like every other guessable secret. */
+export const EMAIL_LINK_RULE: ThrottleRule = { limit: 20, windowMs: 15 * 60_000, blockMs: 60_000, maxBlockMs: 60 * 60_000 };
 
 const noContent = { 204: z.null().describe('Done') };
 const accepted = { 202: z.null().describe('Accepted') };
@@ -53,6 +56,22 @@ export async function startPortalSession(services: Services, request: FastifyReq
 export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   const services = app.services;
   const { database, sessions, throttle, clock } = services;
+
+  /**
+   * Runs a link's use; a link that is invalid, used or expired counts against the caller's
+   * address, and past the limit even a good link waits (429). A refused new password does not
+   * count: the link itself was right.
+   */
+  async function countingBadLinks<T>(address: string, use: () => Promise<T>): Promise<T> {
+    const keys: ThrottleKey[] = [{ key: `email-link:address:${address}`, rule: EMAIL_LINK_RULE }];
+    await throttle.check(keys);
+    try {
+      return await use();
+    } catch (error) {
+      if (error instanceof AppError && error.errors?.some((e) => e.field === 'token' && e.code === 'invalid_token')) await throttle.fail(keys);
+      throw error;
+    }
+  }
 
   const startSession = (request: FastifyRequest, reply: FastifyReply, tx: Tx, userId: string) => startPortalSession(services, request, reply, tx, userId);
 
@@ -174,14 +193,14 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request, reply) => {
     const context = changeContext(request, clock);
-    const user = await database.inSystem(async (tx) => {
+    const user = await countingBadLinks(request.ip, () => database.inSystem(async (tx) => {
       const user = await consumeEmailToken(tx, request.body.token, 'verify_email', context.now);
       if (!user.email_verified_at) {
         await tx.updateTable('users').set({ email_verified_at: context.now, updated_at: context.now }).where('id', '=', user.id).execute();
         await recordUserChange(tx, { ...context, actor: { type: 'user', id: user.id } }, { userId: user.id, action: 'user.email_verified', after: { email: user.email } });
       }
       return user;
-    });
+    }));
     await sessions.forgetEverywhere({ user: user.id });
     return reply.code(204).send(null);
   });
@@ -247,7 +266,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request, reply) => {
     const context = changeContext(request, clock);
-    const user = await database.inSystem(async (tx) => {
+    const user = await countingBadLinks(request.ip, () => database.inSystem(async (tx) => {
       const user = await consumeEmailToken(tx, request.body.token, 'reset_password', context.now);
       // a rule failure here rolls the transaction back, so the link stays usable
       assertPasswordPolicy(request.body.password, user);
@@ -261,7 +280,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       await sessions.revokeAllOf(tx, user.id);
       await recordUserChange(tx, { ...context, actor: { type: 'user', id: user.id } }, { userId: user.id, action: 'user.password_reset' });
       return user;
-    });
+    }));
     await sessions.forgetEverywhere({ user: user.id });
     await throttle.clear(`sign-in:email:${user.email.toLowerCase()}`);
     return reply.code(204).send(null);
