@@ -44,7 +44,7 @@ import { healthRoutes } from './http/health.ts';
 import { registerProblemHandlers, sendProblem } from './http/problem-handler.ts';
 import { registerTextGuard } from './http/text-guard.ts';
 import { problemTypeRoutes } from './http/problem-types.ts';
-import { API_REFERENCE_HEADERS, SECURITY_HEADERS } from './http/security-headers.ts';
+import { API_REFERENCE_HEADERS, HSTS, SECURITY_HEADERS } from './http/security-headers.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
 import type { Services } from './services.ts';
 
@@ -196,6 +196,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.headers(request.url.startsWith('/api/docs') ? API_REFERENCE_HEADERS : SECURITY_HEADERS);
+    // over https only (directly, or through a trusted proxy's X-Forwarded-Proto): a browser told
+    // over plain http would pin a site that has no certificate
+    if (request.protocol === 'https') reply.header('strict-transport-security', HSTS);
     reply.header('x-request-id', request.id);
     if (!request.url.startsWith('/api/')) return;
     // a program's access key, or a person's session cookie: never both, so a cookie cannot ride

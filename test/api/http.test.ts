@@ -112,6 +112,31 @@ for (const backend of BACKENDS) {
       const csp = String(response.headers['content-security-policy']);
       assert.match(csp, /frame-ancestors 'none'/);
       assert.match(csp, /script-src 'self'(;|$)/);
+      assert.equal(response.headers['referrer-policy'], 'no-referrer');
+      assert.equal(response.headers['strict-transport-security'], undefined, 'no HSTS over plain http');
+    });
+
+    it('behind a trusted https proxy: HSTS, and the session cookie marked Secure', async () => {
+      const proxied = await startTestApp(backend, { trustProxy: 'true' });
+      try {
+        const https = { 'x-forwarded-proto': 'https' };
+        const probe = await proxied.app.inject({ method: 'GET', url: '/healthz', headers: https });
+        assert.equal(probe.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains');
+        assert.equal((await proxied.app.inject({ method: 'GET', url: '/healthz' })).headers['strict-transport-security'], undefined, 'plain http: none');
+        const csrf = await proxied.app.inject({ method: 'GET', url: '/api/v1/auth/csrf', headers: https });
+        const registered = await proxied.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/register',
+          headers: { ...https, 'x-csrf-token': (csrf.json() as { csrfToken: string }).csrfToken, cookie: String(csrf.headers['set-cookie']).split(';')[0]! },
+          payload: { name: 'S', email: uniqueEmail(), password: STRONG_PASSWORD, companyName: 'Secure Co', country: 'FR' },
+        });
+        assert.equal(registered.statusCode, 201, registered.body);
+        const session = ([] as string[]).concat(registered.headers['set-cookie'] ?? []).find((c) => c.startsWith('tessera_session='));
+        assert.match(session ?? '', /; Secure/);
+        assert.match(session ?? '', /HttpOnly/);
+      } finally {
+        await proxied.close();
+      }
     });
 
     it('reports health and readiness', async () => {

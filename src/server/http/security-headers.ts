@@ -38,11 +38,14 @@ const POLICY: HelmetOptions = {
     },
   },
   frameguard: { action: 'deny' },
-  // HSTS only makes sense once the operator serves https; the TLS-terminating proxy sets it.
+  // sent per request, and only over https: see HSTS below
   strictTransportSecurity: false,
 };
 
-/** For every answer: our own scripts only, no framing, no sniffing. */
+/** Strict-Transport-Security, on answers to https requests (a year, subdomains included). */
+export const HSTS = 'max-age=31536000; includeSubDomains';
+
+/** For every answer: our own scripts only, no framing, no sniffing, no referrer to other sites. */
 export const SECURITY_HEADERS = headersOf(POLICY);
 
 /** The rendered API reference runs an inline script of its own, so it goes without the CSP. */
