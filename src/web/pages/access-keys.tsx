@@ -2,14 +2,13 @@ import { Alert, Badge, Button, Center, Code, Group, Loader, Modal, Paper, Table,
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import type { AccessKey, IssuedAccessKey, Me } from '../../client/sdk.ts';
-import type { Role } from '../../shared/contracts.ts';
-import { accessKeysKey, api, groupsKey } from '../api.ts';
+import { accessKeysKey, api } from '../api.ts';
 import { FormAlert, FormStack, useFormMutation } from '../forms.tsx';
 import { KeyIcon, PlusIcon } from '../icons.tsx';
 import { can, grantLabel, grantPhrase, rolesPhrase } from '../roles.ts';
 import { AccountNotFound } from './organizations.tsx';
-import { EmptyPanel, problemText, useAllOrganizations } from './organization-parts.tsx';
-import { RoleAndScope, scopeFields, type ScopeValue } from './role-fields.tsx';
+import { EmptyPanel, problemText } from './organization-parts.tsx';
+import { assignmentFields, RoleAndScope, type Assignment } from './role-fields.tsx';
 import { ConfirmMutationDialog, DialogFrame, DialogHeader, formatDate, instantOf, IssuedSecret, useDialog, When } from './team-parts.tsx';
 
 /** Access keys: programs calling the management API for this account (owners, in person). */
@@ -18,15 +17,12 @@ const KEY_FIELDS = ['name', 'role', 'groupId', 'organizationId', 'expiresAt'] as
 
 function NewKeyContent({ accountId, onClose }: { accountId: string; onClose: () => void }) {
   const [name, setName] = useState('');
-  const [role, setRole] = useState<Role>('viewer');
-  const [scope, setScope] = useState<ScopeValue>('account');
+  const [assignment, setAssignment] = useState<Assignment>({ role: 'viewer', scope: 'account' });
   const [expires, setExpires] = useState('');
   const [issued, setIssued] = useState<IssuedAccessKey | null>(null);
-  const groups = useQuery({ queryKey: groupsKey(accountId), queryFn: () => api.listGroups(accountId) });
-  const organizations = useAllOrganizations(accountId);
   const queryClient = useQueryClient();
   const { errors, mutation: create } = useFormMutation(KEY_FIELDS, {
-    mutationFn: (expiresAt: string | null) => api.createAccessKey(accountId, { name, role, ...scopeFields(scope), expiresAt }),
+    mutationFn: (expiresAt: string | null) => api.createAccessKey(accountId, { name, ...assignmentFields(assignment), expiresAt }),
     onSuccess: async (result) => {
       setIssued(result);
       await queryClient.invalidateQueries({ queryKey: accessKeysKey(accountId) });
@@ -85,17 +81,7 @@ function NewKeyContent({ accountId, onClose }: { accountId: string; onClose: () 
             }}
             {...errors.field('name')}
           />
-          <RoleAndScope
-            role={role}
-            scope={scope}
-            groups={groups.data ?? []}
-            organizations={organizations.data ?? []}
-            errors={errors}
-            onChange={(nextRole, nextScope) => {
-              setRole(nextRole);
-              setScope(nextScope);
-            }}
-          />
+          <RoleAndScope accountId={accountId} value={assignment} onChange={setAssignment} errors={errors} />
           <TextInput
             label="Expires (optional)"
             description="Your local time; empty for no expiry"

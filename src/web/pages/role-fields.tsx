@@ -1,9 +1,12 @@
 import { Group, Select, type SelectProps } from '@mantine/core';
+import { useQuery } from '@tanstack/react-query';
 import { useMemo } from 'react';
 import type { Organization, OrganizationGroup } from '../../client/sdk.ts';
 import type { Role, RoleGrant } from '../../shared/contracts.ts';
 import type { FormErrors } from '../forms.tsx';
+import { api, groupsKey } from '../api.ts';
 import { ROLE_LABELS } from '../roles.ts';
+import { useAllOrganizations } from './organization-parts.tsx';
 
 /**
  * The inputs that give a role at a scope, shared by Add user, Invite user and Change roles. A
@@ -88,33 +91,49 @@ export function ScopeSelect({
 
 type ScopeField = 'role' | 'groupId' | 'organizationId';
 
-/**
- * A role and where it applies, side by side, as Add user and Invite user ask for them: choosing
- * owner sets the whole account (owners hold nothing less), and the API's errors on `groupId` or
- * `organizationId` show under the scope.
- */
-export function RoleAndScope<F extends string>({
-  role,
-  scope,
-  onChange,
-  groups,
-  organizations,
-  errors,
-}: {
+/** A role at one scope, as forms hold it. */
+export interface Assignment {
   role: Role;
   scope: ScopeValue;
-  onChange: (role: Role, scope: ScopeValue) => void;
-  groups: readonly OrganizationGroup[];
-  organizations: readonly Organization[];
+}
+
+/** The body fields of an assignment: `role`, and `groupId` or `organizationId` unless the whole account. */
+export function assignmentFields(assignment: Assignment): { role: Role; groupId?: string; organizationId?: string } {
+  return { role: assignment.role, ...scopeFields(assignment.scope) };
+}
+
+/** Groups and organizations for the scope pickers; only asked for while a form needs them. */
+export function useScopes(accountId: string) {
+  const groups = useQuery({ queryKey: groupsKey(accountId), queryFn: () => api.listGroups(accountId) });
+  const organizations = useAllOrganizations(accountId);
+  return { groups: groups.data ?? [], organizations: organizations.data ?? [] };
+}
+
+/**
+ * A role and where it applies, side by side, as Add user, Invite user and New access key ask for
+ * them: choosing owner sets the whole account (owners hold nothing less), and the API's errors on
+ * `groupId` or `organizationId` show under the scope.
+ */
+export function RoleAndScope<F extends string>({
+  accountId,
+  value,
+  onChange,
+  errors,
+}: {
+  accountId: string;
+  value: Assignment;
+  onChange: (value: Assignment) => void;
   errors: FormErrors<F | ScopeField>;
 }) {
+  const { groups, organizations } = useScopes(accountId);
+  const { role, scope } = value;
   const scopeError = errors.field('organizationId').error ? errors.field('organizationId') : errors.field('groupId');
   return (
     <Group grow align="flex-start">
       <RoleSelect
         value={role}
         onChange={(next) => {
-          onChange(next, next === 'owner' ? 'account' : scope);
+          onChange({ role: next, scope: next === 'owner' ? 'account' : scope });
           errors.clearField('role');
         }}
         {...errors.field('role')}
@@ -126,7 +145,7 @@ export function RoleAndScope<F extends string>({
         groups={groups}
         organizations={organizations}
         onChange={(next) => {
-          onChange(role, next);
+          onChange({ role, scope: next });
           errors.clearField('groupId');
           errors.clearField('organizationId');
         }}

@@ -4,34 +4,25 @@ import { useEffect, useState } from 'react';
 import type { AccountUser, Invitation, Me } from '../../client/sdk.ts';
 import type { Role } from '../../shared/contracts.ts';
 import type { ScopedRole } from '../../shared/users.ts';
-import { api, groupsKey, invitationsKey, meKey, usersKey } from '../api.ts';
+import { api, invitationsKey, meKey, usersKey } from '../api.ts';
 import { FormAlert, FormStack, useFormMutation } from '../forms.tsx';
 import { PlusIcon, TrashIcon, UsersIcon } from '../icons.tsx';
 import { can, grantLabel, rolesPhrase } from '../roles.ts';
 import { AccountNotFound } from './organizations.tsx';
-import { EmptyPanel, problemText, useAllOrganizations } from './organization-parts.tsx';
-import { RoleAndScope, RoleSelect, ScopeSelect, scopeFields, scopeOf, type ScopeValue } from './role-fields.tsx';
+import { EmptyPanel, problemText } from './organization-parts.tsx';
+import { assignmentFields, RoleAndScope, RoleSelect, ScopeSelect, scopeFields, scopeOf, useScopes, type Assignment, type ScopeValue } from './role-fields.tsx';
 import { ConfirmMutationDialog, DialogFrame, DialogHeader, formatDate, initials, useDialog } from './team-parts.tsx';
 
 /** Manage users: the account's portal users and their roles, pending invitations, Add user. */
-
-/** Groups and organizations for the scope pickers; only asked for while a dialog needs them. */
-function useScopes(accountId: string, enabled: boolean) {
-  const groups = useQuery({ queryKey: groupsKey(accountId), queryFn: () => api.listGroups(accountId), enabled });
-  const organizations = useAllOrganizations(accountId, enabled);
-  return { groups: groups.data ?? [], organizations: organizations.data ?? [] };
-}
 
 const ADD_FIELDS = ['name', 'email', 'password', 'role', 'groupId', 'organizationId'] as const;
 
 function AddUserContent({ accountId, onAdded, onClose }: { accountId: string; onAdded: (user: AccountUser) => void; onClose: () => void }) {
   const [values, setValues] = useState({ name: '', email: '', password: '' });
-  const [role, setRole] = useState<Role>('viewer');
-  const [scope, setScope] = useState<ScopeValue>('account');
-  const scopes = useScopes(accountId, true);
+  const [assignment, setAssignment] = useState<Assignment>({ role: 'viewer', scope: 'account' });
   const queryClient = useQueryClient();
   const { errors, mutation: add } = useFormMutation(ADD_FIELDS, {
-    mutationFn: () => api.addAccountUser(accountId, { ...values, role, ...scopeFields(scope) }),
+    mutationFn: () => api.addAccountUser(accountId, { ...values, ...assignmentFields(assignment) }),
     onSuccess: async (user) => {
       await queryClient.invalidateQueries({ queryKey: usersKey(accountId) });
       onAdded(user);
@@ -59,17 +50,7 @@ function AddUserContent({ accountId, onAdded, onClose }: { accountId: string; on
             onChange={(e) => set('password', e.currentTarget.value)}
             {...errors.field('password')}
           />
-          <RoleAndScope
-            role={role}
-            scope={scope}
-            groups={scopes.groups}
-            organizations={scopes.organizations}
-            errors={errors}
-            onChange={(nextRole, nextScope) => {
-              setRole(nextRole);
-              setScope(nextScope);
-            }}
-          />
+          <RoleAndScope accountId={accountId} value={assignment} onChange={setAssignment} errors={errors} />
           <FormAlert problem={errors.problem} />
           <Group justify="flex-end" mt="xs">
             <Button variant="default" onClick={onClose}>
@@ -89,12 +70,10 @@ const INVITE_FIELDS = ['email', 'role', 'groupId', 'organizationId'] as const;
 
 function InviteContent({ accountId, onInvited, onClose }: { accountId: string; onInvited: (invitation: Invitation) => void; onClose: () => void }) {
   const [email, setEmail] = useState('');
-  const [role, setRole] = useState<Role>('manager');
-  const [scope, setScope] = useState<ScopeValue>('account');
-  const scopes = useScopes(accountId, true);
+  const [assignment, setAssignment] = useState<Assignment>({ role: 'manager', scope: 'account' });
   const queryClient = useQueryClient();
   const { errors, mutation: invite } = useFormMutation(INVITE_FIELDS, {
-    mutationFn: () => api.createInvitation(accountId, { email, role, ...scopeFields(scope) }),
+    mutationFn: () => api.createInvitation(accountId, { email, ...assignmentFields(assignment) }),
     onSuccess: async (invitation) => {
       await queryClient.invalidateQueries({ queryKey: invitationsKey(accountId) });
       onInvited(invitation);
@@ -120,17 +99,7 @@ function InviteContent({ accountId, onInvited, onClose }: { accountId: string; o
             }}
             {...errors.field('email')}
           />
-          <RoleAndScope
-            role={role}
-            scope={scope}
-            groups={scopes.groups}
-            organizations={scopes.organizations}
-            errors={errors}
-            onChange={(nextRole, nextScope) => {
-              setRole(nextRole);
-              setScope(nextScope);
-            }}
-          />
+          <RoleAndScope accountId={accountId} value={assignment} onChange={setAssignment} errors={errors} />
           <FormAlert problem={errors.problem} />
           <Group justify="flex-end" mt="xs">
             <Button variant="default" onClick={onClose}>
@@ -158,7 +127,7 @@ function EditRolesContent({ accountId, user, onClose }: { accountId: string; use
     user.grants.filter((g) => g.scope !== 'account' && g.role !== 'owner').map((g, key) => ({ key, role: g.role as ScopedRole, scope: scopeOf(g) })),
   );
   const [nextKey, setNextKey] = useState(user.grants.length);
-  const scopes = useScopes(accountId, true);
+  const scopes = useScopes(accountId);
   const queryClient = useQueryClient();
   const { errors, mutation: save } = useFormMutation(['role'] as const, {
     mutationFn: () =>
