@@ -4,7 +4,6 @@ import type { Database } from '../db/database.ts';
 import type { ScopedRole } from '../db/schema.ts';
 import type { AccountAccess } from './access.ts';
 import { NotifiedCache } from './notified-cache.ts';
-import { hashSecret, isWellFormedSecret } from './secrets.ts';
 
 /** A program calling the management API with an access key, as every request sees it. */
 export interface KeyPrincipal {
@@ -59,20 +58,18 @@ export class AccessKeyStore {
     return this.#cache.stop();
   }
 
-  /** The key's principal from the cache alone, or undefined when it must be read from the database. */
-  cached(secret: string): KeyPrincipal | undefined {
+  /** The key's principal from the cache alone, or undefined when it must be read (`load`). */
+  cached(secretHash: Buffer): KeyPrincipal | undefined {
     const now = this.#clock.now().getTime();
-    const entry = this.#cache.get(hashSecret(secret).toString('hex'), now);
+    const entry = this.#cache.get(secretHash.toString('hex'), now);
     return entry && now - entry.lastUsedAt < TOUCH_EVERY_MS ? entry.principal : undefined;
   }
 
-  /** The principal for a bearer secret, or null when it is malformed, unknown, expired or revoked. */
-  async resolve(secret: string): Promise<KeyPrincipal | null> {
-    const cached = this.cached(secret);
-    if (cached) return cached;
-    // the checksum spares the database a lookup of a mistyped or made-up key
-    if (!isWellFormedSecret(secret, ACCESS_KEY_PREFIX)) return null;
-    const secretHash = hashSecret(secret);
+  /**
+   * Reads the key by the hash of its secret (the caller has checked the secret is well formed),
+   * notes when it was used, and caches it; null when unknown, expired or revoked.
+   */
+  async load(secretHash: Buffer): Promise<KeyPrincipal | null> {
     const cacheKey = secretHash.toString('hex');
     const now = this.#clock.now();
     const row = await this.#database.db

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { AppError } from '../http/errors.ts';
 import type { Services } from '../services.ts';
 import { ACCESS_KEY_PREFIX, type KeyPrincipal } from './access-keys.ts';
-import { isWellFormedSecret } from './secrets.ts';
+import { hashSecret, isWellFormedSecret } from './secrets.ts';
 import type { ThrottleKey, ThrottleRule } from './throttle.ts';
 
 /**
@@ -29,13 +29,14 @@ function invalidKey(): AppError {
 
 /** The access key of a bearer token on /api/v1; a token that is not a valid key answers 401. */
 export async function authenticateAccessKey(services: Services, request: FastifyRequest, bearer: string): Promise<KeyPrincipal> {
-  const cached = services.accessKeys.cached(bearer);
+  const secretHash = hashSecret(bearer);
+  const cached = services.accessKeys.cached(secretHash);
   if (cached) return cached;
   // a malformed token (wrong prefix, length or checksum) is refused without a query
   if (!isWellFormedSecret(bearer, ACCESS_KEY_PREFIX)) throw invalidKey();
   const keys: ThrottleKey[] = [{ key: `access-key:address:${request.ip}`, rule: ACCESS_KEY_RULE }];
   await services.throttle.check(keys);
-  const principal = await services.accessKeys.resolve(bearer);
+  const principal = await services.accessKeys.load(secretHash);
   if (principal) return principal;
   await services.throttle.fail(keys);
   throw invalidKey();
