@@ -14,8 +14,7 @@ import { exchangeLoginToken, exchangePassword, OAuthFailure, refreshPair, revoke
 import type { ClientPrincipal } from './sessions.ts';
 import { UsageSnapshots } from '../domain/connections/usage.ts';
 import { HeartbeatAnswer, HeartbeatBody, PRESENCE_STREAM_DESCRIPTION, PresenceList } from '../../shared/presence.ts';
-import { readPresence } from '../domain/presence/presence.ts';
-import { servePresenceStream } from '../domain/presence/routes.ts';
+import { presenceList, servePresenceStream } from '../domain/presence/routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -280,7 +279,7 @@ export const clientRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request) => {
     const principal = requireClient(request);
     await presence.recorder.heartbeat(principal, request.body.state, clock.now());
-    return { state: request.body.state, heartbeatSeconds: presence.policy.heartbeatSeconds, timeoutSeconds: presence.policy.timeoutMs / 1000 };
+    return { state: request.body.state, heartbeatSeconds: presence.policy.heartbeatSeconds, timeoutSeconds: presence.policy.timeoutSeconds };
   });
 
   app.get('/presence', {
@@ -291,10 +290,7 @@ export const clientRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: PresenceList },
       security: clientSecurity,
     },
-  }, async (request) => ({
-    items: await readPresence(database, requireClient(request).accountId, clock.now(), presence.policy.timeoutMs),
-    timeoutSeconds: presence.policy.timeoutMs / 1000,
-  }));
+  }, (request) => presenceList(app.services, requireClient(request).accountId));
 
   app.get('/presence/stream', {
     schema: {

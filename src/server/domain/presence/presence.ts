@@ -16,6 +16,8 @@ export const PRESENCE_CHANNEL = 'tessera_presence';
 export interface PresencePolicy {
   /** Without a heartbeat for this long, a member is offline. */
   timeoutMs: number;
+  /** The same, as clients are told it. */
+  timeoutSeconds: number;
   /** The stored last heartbeat is refreshed at most this often (a third of the timeout). */
   writeEveryMs: number;
   /**
@@ -28,7 +30,12 @@ export interface PresencePolicy {
 
 export function presencePolicy(config: Pick<Config, 'presenceTimeoutSeconds'>): PresencePolicy {
   const timeoutMs = config.presenceTimeoutSeconds * 1000;
-  return { timeoutMs, writeEveryMs: Math.floor(timeoutMs / 3), heartbeatSeconds: Math.max(1, Math.floor(config.presenceTimeoutSeconds / 4)) };
+  return {
+    timeoutMs,
+    timeoutSeconds: config.presenceTimeoutSeconds,
+    writeEveryMs: Math.floor(timeoutMs / 3),
+    heartbeatSeconds: Math.max(1, Math.floor(config.presenceTimeoutSeconds / 4)),
+  };
 }
 
 /** What a presence row says now: its state while fresh and its session alive, else offline. */

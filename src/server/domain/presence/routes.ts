@@ -8,7 +8,6 @@ import { readPresence } from './presence.ts';
 
 /** Presence as the portal (and programs with a key) see it: who of the team is online, live. */
 export const presenceRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { database, clock, presence } = app.services;
   const tags = ['Team members'];
   // like the team itself: a role on the whole account
   const teamReaders = { access: { scope: 'account', role: 'viewer' } } as const;
@@ -16,10 +15,7 @@ export const presenceRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/accounts/:accountId/presence', {
     config: teamReaders,
     schema: { tags, operationId: 'listPresence', summary: 'Whether each team member is online, away or offline, and when last seen', params: AccountParams, response: { 200: PresenceList } },
-  }, async (request) => ({
-    items: await readPresence(database, request.params.accountId, clock.now(), presence.policy.timeoutMs),
-    timeoutSeconds: presence.policy.timeoutMs / 1000,
-  }));
+  }, (request) => presenceList(app.services, request.params.accountId));
 
   app.get('/accounts/:accountId/presence/stream', {
     config: teamReaders,
@@ -34,12 +30,18 @@ export const presenceRoutes: FastifyPluginAsyncZod = async (app) => {
   }, (request, reply) => servePresenceStream(app.services, reply, request.params.accountId));
 };
 
+/** An account's presence now (portal and desktop client alike). */
+export async function presenceList(services: Services, accountId: string): Promise<PresenceList> {
+  const { database, clock, presence } = services;
+  return { items: await readPresence(database, accountId, clock.now(), presence.policy.timeoutMs), timeoutSeconds: presence.policy.timeoutSeconds };
+}
+
 /** An account's presence as Server-Sent Events (portal and desktop client alike). */
 export function servePresenceStream(services: Services, reply: FastifyReply, accountId: string): Promise<void> {
   const { presence, eventStreams } = services;
   return eventStreams.serve(reply, (send) =>
     presence.hub.watch(accountId, (event) => {
-      if (event.type === 'snapshot') send('snapshot', { items: event.items, timeoutSeconds: presence.policy.timeoutMs / 1000 });
+      if (event.type === 'snapshot') send('snapshot', { items: event.items, timeoutSeconds: presence.policy.timeoutSeconds });
       else if (event.type === 'presence') send('presence', event.member);
       else send('removed', { memberId: event.memberId });
     }),
