@@ -58,20 +58,27 @@ export async function insertClientAccounts(database: Database, count: number, no
         `insert into account_slots (account_id, slot) select account_id, s from bench_clients cross join generate_series(1, $1::int) s`,
         [planOf(DEFAULT_PLAN_ID).connectionAllowance],
       ],
-      [
-        `insert into client_sessions (account_id, id, member_id, login_token_id, grant_type, created_at, refreshed_at)
-           select account_id, session_id, member_id, null, 'password', $1, $1 from bench_clients`,
-        [now],
-      ],
-      [
-        `insert into client_tokens (account_id, token_hash, session_id, kind, issued_at, expires_at)
-           select account_id, token_hash, session_id, 'access', $1, $2 from bench_clients`,
-        [now, expires],
-      ],
+      ...signedInStatements('bench_clients', now, expires),
       ['commit'],
     ]),
   );
   return rows.map((r) => ({ accountId: r.accountId, memberId: r.memberId, deviceId: r.deviceId, accessToken: r.accessToken }));
+}
+
+/** A desktop session and its access token (hash in `token_hash`) for each row of `table`. */
+function signedInStatements(table: string, now: Date, expires: Date): Array<[string, unknown[]]> {
+  return [
+    [
+      `insert into client_sessions (account_id, id, member_id, login_token_id, grant_type, created_at, refreshed_at)
+         select account_id, session_id, member_id, null, 'password', $1, $1 from ${table}`,
+      [now],
+    ],
+    [
+      `insert into client_tokens (account_id, token_hash, session_id, kind, issued_at, expires_at)
+         select account_id, token_hash, session_id, 'access', $1, $2 from ${table}`,
+      [now, expires],
+    ],
+  ];
 }
 
 /** Owner, account, membership, team member, organization and device for each row of `table`. */
@@ -226,16 +233,7 @@ export async function insertTeamAccounts(
       [`insert into memberships (account_id, user_id, role, created_at) select account_id, user_id, 'owner', $1 from bench_team_accounts`, [now]],
       [`insert into team_members (account_id, id, name, created_at, updated_at)
           select account_id, member_id, 'Bench Teammate ' || n, $1, $1 from bench_team_members`, [now]],
-      [
-        `insert into client_sessions (account_id, id, member_id, login_token_id, grant_type, created_at, refreshed_at)
-           select account_id, session_id, member_id, null, 'password', $1, $1 from bench_team_members`,
-        [now],
-      ],
-      [
-        `insert into client_tokens (account_id, token_hash, session_id, kind, issued_at, expires_at)
-           select account_id, token_hash, session_id, 'access', $1, $2 from bench_team_members`,
-        [now, expires],
-      ],
+      ...signedInStatements('bench_team_members', now, expires),
       ['commit'],
     ]),
   );
