@@ -7,6 +7,7 @@ import { injectFetch, registerPerson, startTestApp, STRONG_PASSWORD, uniqueEmail
 import { nextAddress } from '../support/caller.ts';
 import { BACKENDS, type Backend } from '../support/databases.ts';
 import { SmtpInbox } from '../support/smtp.ts';
+import { ID_KINDS, ID_SOURCES, type IdKind } from '../support/ids.ts';
 
 /**
  * Bad input, generated. A property-based fuzzer (fast-check) driven by the OpenAPI document: for
@@ -171,23 +172,6 @@ function operationsOf(document: OpenApiDocument, problems: string[]): Operation[
 // Symbolic values: generation is pure (so a seed replays it); ids, tokens and emails of the live
 // world are filled in when the request is sent.
 
-const ID_KINDS = ['accountId', 'organizationId', 'groupId', 'deviceId', 'memberId', 'tokenId', 'leaseId', 'userId', 'invitationId', 'keyId'] as const;
-type IdKind = (typeof ID_KINDS)[number];
-
-/** Parameter and field names (`[]` dropped) → the kind of id they carry. */
-const ID_SOURCES: Record<string, IdKind> = {
-  accountId: 'accountId',
-  organizationId: 'organizationId',
-  organizationIds: 'organizationId',
-  groupId: 'groupId',
-  deviceId: 'deviceId',
-  memberId: 'memberId',
-  tokenId: 'tokenId',
-  leaseId: 'leaseId',
-  userId: 'userId',
-  invitationId: 'invitationId',
-  keyId: 'keyId',
-};
 
 type SecretKind =
   | 'signinEmail'

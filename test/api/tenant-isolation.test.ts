@@ -7,6 +7,7 @@ import { PROBLEM_TYPE_BASE } from '../../src/shared/problems.ts';
 import { injectFetch, registerPerson, startTestApp, STRONG_PASSWORD, uniqueEmail, type TestApp } from '../support/app.ts';
 import { BACKENDS } from '../support/databases.ts';
 import { Caller, nextAddress, type Answer } from '../support/caller.ts';
+import { ID_SOURCES, type IdKind } from '../support/ids.ts';
 
 /**
  * Tenant isolation, proven. Two accounts, A and B, each seeded through the API with one of
@@ -25,24 +26,6 @@ let sequence = 0;
 // ---------------------------------------------------------------------------------------------
 // Two accounts, each with one of everything that has an id
 
-/** The kinds of id an operation can take; every id parameter or field maps to one. */
-const ID_KINDS = ['accountId', 'organizationId', 'groupId', 'deviceId', 'memberId', 'tokenId', 'leaseId', 'userId', 'invitationId', 'keyId'] as const;
-type IdKind = (typeof ID_KINDS)[number];
-
-/** Parameter and field names (last segment, `[]` dropped) → the kind of id they carry. */
-const ID_SOURCES: Record<string, IdKind> = {
-  accountId: 'accountId',
-  organizationId: 'organizationId',
-  organizationIds: 'organizationId',
-  groupId: 'groupId',
-  deviceId: 'deviceId',
-  memberId: 'memberId',
-  tokenId: 'tokenId',
-  leaseId: 'leaseId',
-  userId: 'userId',
-  invitationId: 'invitationId',
-  keyId: 'keyId',
-};
 
 /**
  * Path parameters that are no id of a tenant's resource, with the reason. Anything else that is
