@@ -48,6 +48,7 @@ import type {
   InvitationPreview,
   SetUserRolesBody,
 } from '../shared/users.ts';
+import type { AuditEvent, AuditEventPage, AuditExportQuery, AuditSearchQuery } from '../shared/audit.ts';
 import type { AccessKey, CreateAccessKeyBody, IssuedAccessKey } from '../shared/access-keys.ts';
 import type { MemberPresence, PresenceList } from '../shared/presence.ts';
 
@@ -147,8 +148,8 @@ export class TesseraClient {
     }
   }
 
-  async #send<T>(method: string, path: string, body: unknown, unsafe: boolean): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+  async #fetchApi(method: string, path: string, body: unknown, unsafe: boolean, accept = 'application/json'): Promise<Response> {
+    const headers: Record<string, string> = { accept };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (unsafe && this.#csrfToken) headers['x-csrf-token'] = this.#csrfToken;
     if (this.#userAgent) headers['user-agent'] = this.#userAgent;
@@ -162,15 +163,22 @@ export class TesseraClient {
       credentials: 'same-origin',
     });
     this.#jar?.store(response);
+    return response;
+  }
+
+  static async #problemOf(response: Response): Promise<TesseraError> {
+    const text = await response.text();
+    const data: unknown = text ? JSON.parse(text) : null;
+    return new TesseraError(
+      data && typeof data === 'object' && 'type' in data ? (data as Problem) : { type: 'about:blank', title: response.statusText, status: response.status },
+    );
+  }
+
+  async #send<T>(method: string, path: string, body: unknown, unsafe: boolean): Promise<T> {
+    const response = await this.#fetchApi(method, path, body, unsafe);
+    if (!response.ok) throw await TesseraClient.#problemOf(response);
     const text = await response.text();
     const data = text ? JSON.parse(text) : null;
-    if (!response.ok) {
-      throw new TesseraError(
-        data && typeof data === 'object' && 'type' in data
-          ? (data as Problem)
-          : { type: 'about:blank', title: response.statusText, status: response.status },
-      );
-    }
     if (data && typeof data === 'object' && 'csrfToken' in data) this.#csrfToken = (data as { csrfToken: string }).csrfToken;
     return data as T;
   }
@@ -372,6 +380,27 @@ export class TesseraClient {
   async revokeAccessKey(accountId: string, keyId: string): Promise<void> {
     await this.#request('DELETE', `${accountPath(accountId)}/access-keys/${encodeURIComponent(keyId)}`);
   }
+
+  // Audit log (owners)
+
+  /** A page of the log, newest first; pass `nextCursor` back as `cursor` for the next. */
+  searchAuditEvents(accountId: string, query: AuditSearchQuery = {}): Promise<AuditEventPage> {
+    return this.#request('GET', `${accountPath(accountId)}/audit-events${auditQueryString(query)}`);
+  }
+  /** The export as a stream of bytes (CSV or JSON Lines), read as the server writes it. */
+  async exportAuditEvents(accountId: string, query: AuditExportQuery = {}): Promise<ReadableStream<Uint8Array>> {
+    const response = await this.#fetchApi('GET', `${accountPath(accountId)}/audit-events/export${auditQueryString(query)}`, undefined, false, '*/*');
+    if (!response.ok || !response.body) throw await TesseraClient.#problemOf(response);
+    return response.body;
+  }
+  /** The export's address, for a download link in the browser (which sends the cookie itself). */
+  auditExportUrl(accountId: string, query: AuditExportQuery = {}): string {
+    return `${this.#baseUrl}/api/v1${accountPath(accountId)}/audit-events/export${auditQueryString(query)}`;
+  }
+}
+
+function auditQueryString(query: AuditSearchQuery | AuditExportQuery): string {
+  return queryString(query as Record<string, string | number | undefined>);
 }
 
 function accountPath(accountId: string): string {
@@ -394,4 +423,5 @@ export type { Account, Me, User, TeamMember, TeamOverview, LoginToken, IssuedLog
 export type { Organization, OrganizationPage, OrganizationGroup, Device, DevicePage, OpenConnection };
 export type { AccountUser, Invitation, InvitationPreview, AcceptedInvitation };
 export type { AccessKey, IssuedAccessKey };
+export type { AuditEvent, AuditEventPage, AuditSearchQuery, AuditExportQuery };
 export type { MemberPresence, PresenceList };

@@ -34,6 +34,7 @@ import { connectionRoutes } from './domain/connections/routes.ts';
 import { accessRoutes } from './domain/access/routes.ts';
 import { accessKeyRoutes } from './domain/access-keys/routes.ts';
 import { presenceRoutes } from './domain/presence/routes.ts';
+import { auditRoutes } from './domain/audit/routes.ts';
 import { PresenceHub } from './domain/presence/hub.ts';
 import { presencePolicy, PresenceRecorder } from './domain/presence/presence.ts';
 import { EventStreams } from './http/event-stream.ts';
@@ -237,6 +238,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         { name: 'Users and roles', description: 'Portal users of an account and their roles on the account, a group or an organization.' },
         { name: 'Invitations', description: 'Inviting people by email with a role, and the invitation link.' },
         { name: 'Access keys', description: 'Keys for programs calling this API, made and revoked by owners.' },
+        { name: 'Audit log', description: 'Every change to the account: who, what, which target, when and from where; searched and exported by owners.' },
         { name: 'Desktop client', description: 'The desktop client: OAuth token endpoint, enrollment, devices and connections.' },
         { name: 'Operations', description: 'Probes and the catalog of problem types.' },
       ],
@@ -282,6 +284,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(accessRoutes);
       await api.register(accessKeyRoutes);
       await api.register(presenceRoutes);
+      await api.register(auditRoutes);
       api.get('/openapi.json', { config: { access: { scope: 'public' } }, schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: API_PREFIX },

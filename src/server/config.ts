@@ -34,12 +34,14 @@ const ConfigSchema = z.object({
   clientRefreshGraceSeconds: z.coerce.number().min(0).default(10),
   /** How long a resolved access token stays in the per-node cache (bounds cross-node staleness). */
   clientTokenCacheSeconds: z.coerce.number().min(0).default(60),
-  /** A connection lease not renewed within this time ends by itself. */
   /** How long an invitation link works. */
   invitationDays: z.coerce.number().positive().max(90).default(7),
   /** A member whose desktop client sent no heartbeat for this long is offline. */
   presenceTimeoutSeconds: z.coerce.number().int().min(3).max(3600).default(60),
+  /** A connection lease not renewed within this time ends by itself. */
   leaseTtlSeconds: z.coerce.number().int().min(5).max(3600).default(60),
+  /** Audit events older than this are deleted (hourly); 0 keeps them forever. */
+  auditRetentionDays: z.coerce.number().int().min(0).max(36500).default(365),
   bodyLimitBytes: z.coerce.number().int().positive().default(64 * 1024),
   shutdownGraceMs: z.coerce.number().int().positive().default(10_000),
 });
@@ -84,6 +86,7 @@ const ENV_NAMES: Record<keyof ConfigInput, string> = {
   clientTokenCacheSeconds: 'TESSERA_CLIENT_TOKEN_CACHE_SECONDS',
   presenceTimeoutSeconds: 'TESSERA_PRESENCE_TIMEOUT_SECONDS',
   leaseTtlSeconds: 'TESSERA_LEASE_TTL_SECONDS',
+  auditRetentionDays: 'TESSERA_AUDIT_RETENTION_DAYS',
   bodyLimitBytes: 'TESSERA_BODY_LIMIT_BYTES',
   shutdownGraceMs: 'TESSERA_SHUTDOWN_GRACE_MS',
 };

@@ -4,6 +4,7 @@ import { loadServerSecret } from './auth/server-secret.ts';
 import { configFromEnv, type Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
+import { startHousekeeping } from './housekeeping.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -20,6 +21,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     const secret = loadServerSecret(config.secret, config.dataDir);
     const app = await buildApp({ config, database, secret });
     const url = await app.listen({ port: config.port, host: config.host });
+    const stopHousekeeping = startHousekeeping({ database, clock: app.services.clock, log: app.log, auditRetentionDays: config.auditRetentionDays });
     let stopping: Promise<void> | null = null;
     return {
       app,
@@ -27,7 +29,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       url,
       stop() {
         // Fastify answers new requests with 503 and lets in-flight ones finish before closing.
-        stopping ??= app.close().then(() => database.close());
+        stopping ??= Promise.all([app.close(), stopHousekeeping()]).then(() => database.close());
         return stopping;
       },
     };

@@ -7,7 +7,7 @@ import { injectFetch, registerPerson, startTestApp, STRONG_PASSWORD, uniqueEmail
 import { nextAddress } from '../support/caller.ts';
 import { BACKENDS, type Backend } from '../support/databases.ts';
 import { SmtpInbox } from '../support/smtp.ts';
-import { ID_KINDS, ID_SOURCES, type IdKind } from '../support/ids.ts';
+import { FILTER_IDS, ID_KINDS, ID_SOURCES, type IdKind } from '../support/ids.ts';
 
 /**
  * Bad input, generated. A property-based fuzzer (fast-check) driven by the OpenAPI document: for
@@ -358,7 +358,7 @@ const looksLikeId = (name: string) => /Ids?$/.test(name);
 function idKindOf(f: Field, s: Schema, problems?: string[]): IdKind | null {
   if (s.type !== 'string' && s.type !== undefined) return null;
   if (s.format !== 'uuid' && !looksLikeId(f.name)) return null;
-  const kind = ID_SOURCES[f.name];
+  const kind = FILTER_IDS[`${f.op.id} ${f.part}.${f.pointer}`] ?? ID_SOURCES[f.name];
   if (!kind) problems?.push(`${f.op.id}: no id source for ${f.part}.${f.pointer} — seed one and add it to ID_SOURCES`);
   return kind ?? null;
 }
@@ -419,6 +419,13 @@ const FIELD_VALUES: Record<string, fc.Arbitrary<unknown>> = {
   'lookupInvitation body.token': fc.constant(new Ref('lookupToken')),
   'acceptInvitation body.token': fc.constant(new Ref('inviteToken')),
   'deleteOrganization query.cascade': fc.constantFrom('true', 'false'),
+  ...Object.fromEntries(
+    ['searchAuditEvents', 'exportAuditEvents'].flatMap((op) => [
+      // actions of the catalog (src/shared/audit.ts): one, a whole noun, or a list
+      [`${op} query.action`, fc.constantFrom('member.created', 'device.*', 'organization.created,device.*', 'account.updated, access_key.*')],
+      [`${op} query.targetType`, fc.constantFrom('device', 'member', 'organization', 'nothing_of_that_kind')],
+    ]),
+  ),
 };
 
 const VALUES_BY_NAME: Record<string, fc.Arbitrary<unknown>> = {
@@ -505,6 +512,11 @@ function scoped(o: Record<string, unknown>, grant: boolean): Record<string, unkn
   return out;
 }
 
+function orderedRange(d: Draft): void {
+  const { from, to } = d.query as { from?: string; to?: string };
+  if (from !== undefined && to !== undefined && Date.parse(from) >= Date.parse(to)) delete d.query.to;
+}
+
 /** What the schemas cannot say: rules across fields, checked by the server (src/shared/*.ts). */
 const FIXUPS: Record<string, (draft: Draft) => void> = {
   setAccountUserRoles: (d) => {
@@ -526,6 +538,9 @@ const FIXUPS: Record<string, (draft: Draft) => void> = {
       delete body.memberPassword;
     }
   },
+  // a time range ends after it starts
+  searchAuditEvents: orderedRange,
+  exportAuditEvents: orderedRange,
   // nobody signed in: the invited person signs up with a name and a password
   acceptInvitation: (d) => {
     const body = d.body as Record<string, unknown>;

@@ -413,6 +413,8 @@ const RUNNERS: Record<string, Runner> = {
     const keyId = allowed ? (await w.owner.createAccessKey(w.accountId, { name: next('Doomed key'), role: 'viewer' })).key.id : w.ownerKeyId;
     return who.caller.call('DELETE', accountUrl(w, `/access-keys/${keyId}`));
   },
+  searchAuditEvents: (w, who) => who.caller.call('GET', accountUrl(w, '/audit-events?action=organization.*')),
+  exportAuditEvents: (w, who) => who.caller.call('GET', accountUrl(w, '/audit-events/export?format=jsonl')),
   lookupInvitation: (w, who) => who.caller.call('POST', '/api/v1/invitations/lookup', { json: { token: w.lookupToken } }),
   // signed in, only the invited person may accept: each principal accepts an invitation of its own
   // (to another account, so the matrix's account keeps its users); nobody signed in signs up

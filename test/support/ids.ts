@@ -21,3 +21,16 @@ export const ID_SOURCES: Record<string, IdKind> = {
   invitationId: 'invitationId',
   keyId: 'keyId',
 };
+
+/**
+ * Query parameters that filter by an id rather than look one up: the audit log is searched by who
+ * acted and what was changed, ids that stay in the log after the person, key or device is gone.
+ * Another account's id matches nothing, exactly like an unknown id: the same 2xx answer with no
+ * events, never a refusal. Keyed by `operationId query.name`; the value is the kind of id tried.
+ */
+export const FILTER_IDS: Record<string, IdKind> = {
+  'searchAuditEvents query.actorId': 'userId',
+  'searchAuditEvents query.targetId': 'deviceId',
+  'exportAuditEvents query.actorId': 'userId',
+  'exportAuditEvents query.targetId': 'deviceId',
+};

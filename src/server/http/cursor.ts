@@ -17,7 +17,12 @@ export function decodeCursor(cursor: string | undefined, parts: number): string[
   } catch {
     // falls through to the field error
   }
-  throw fieldError('query.cursor', 'invalid_cursor', 'This cursor is not one this list gave out');
+  throw invalidCursor();
+}
+
+/** The answer to a cursor this list did not give out (also for one that decodes but makes no sense). */
+export function invalidCursor() {
+  return fieldError('query.cursor', 'invalid_cursor', 'This cursor is not one this list gave out');
 }
 
 /** `%`-escaped pattern for a case-insensitive "contains" filter. */

@@ -1,5 +1,6 @@
 import { uuidv7 } from 'uuidv7';
 import type { Tx } from '../../db/database.ts';
+import type { AccountAuditAction } from '../../../shared/audit.ts';
 import type { ActorType } from '../../db/schema.ts';
 
 /** Who made a change and from where; built once per request (see http/context.ts). */
@@ -13,8 +14,8 @@ export interface ChangeContext {
 
 export interface AccountChange {
   accountId: string;
-  /** `noun.verb`, e.g. `account.updated`, `member.created`. */
-  action: string;
+  /** `noun.verb`, e.g. `account.updated`, `member.created`; one of the catalog in shared/audit.ts. */
+  action: AccountAuditAction;
   target: { type: string; id: string | null };
   before?: unknown;
   after?: unknown;
