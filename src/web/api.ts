@@ -24,6 +24,8 @@ export const usersKey = (accountId: string) => ['users', accountId] as const;
 export const presenceKey = (accountId: string) => ['presence', accountId] as const;
 /** The access keys of an account (owners). */
 export const accessKeysKey = (accountId: string) => ['access-keys', accountId] as const;
+/** Searches of an account's audit log (owners). */
+export const auditKey = (accountId: string) => ['audit', accountId] as const;
 /** The pending invitations of an account (owners). */
 export const invitationsKey = (accountId: string) => ['invitations', accountId] as const;
 

@@ -14,6 +14,7 @@ import { TeamPage } from './pages/team.tsx';
 import { ConnectionsPage } from './pages/connections.tsx';
 import { UsersPage } from './pages/users.tsx';
 import { AccessKeysPage } from './pages/access-keys.tsx';
+import { AuditLogPage } from './pages/audit-log.tsx';
 import { SECTION_PATHS, type SectionPath } from './roles.ts';
 
 function useMe() {
@@ -46,6 +47,8 @@ function SectionPage({ section, me, accountId }: { section: SectionPath; me: Me;
       return <UsersPage me={me} accountId={accountId} />;
     case 'access-keys':
       return <AccessKeysPage me={me} accountId={accountId} />;
+    case 'audit-log':
+      return <AuditLogPage me={me} accountId={accountId} />;
     case 'organizations':
       return <OrganizationsPage me={me} accountId={accountId} />;
     case 'devices':

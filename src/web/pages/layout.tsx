@@ -182,6 +182,7 @@ const SECTION_LABELS: Record<SectionPath, string> = {
   devices: 'Devices',
   connections: 'Connections',
   'access-keys': 'Access keys',
+  'audit-log': 'Audit log',
 };
 
 /** The sections of an account: links in a row, or one menu on narrow screens. */
