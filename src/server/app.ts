@@ -18,7 +18,7 @@ import type { ZodType } from 'zod';
 import { ProblemDocument } from '../shared/contracts.ts';
 import { registerAuthorization, type AccessRule } from './auth/access.ts';
 import { authRoutes } from './auth/routes.ts';
-import { CSRF_COOKIE, SESSION_COOKIE } from './auth/cookies.ts';
+import { COOKIE_FLAGS, CSRF_COOKIE, SESSION_COOKIE } from './auth/cookies.ts';
 import { SessionStore, type PortalPrincipal } from './auth/sessions.ts';
 import { AccessKeyStore } from './auth/access-keys.ts';
 import { authenticateAccessKey, bearerOf } from './auth/key-authentication.ts';
@@ -175,7 +175,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(fastifyCsrf, {
     sessionPlugin: '@fastify/cookie',
     cookieKey: CSRF_COOKIE,
-    cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', signed: true },
+    cookieOpts: { ...COOKIE_FLAGS, signed: true },
     csrfOpts: { hmacKey: deriveKey(options.secret, 'csrf'), userInfo: true },
     getUserInfo: (request) => request.principal?.sessionKey ?? 'anonymous',
     getToken: (request) => request.headers['x-csrf-token'] as string | undefined,

@@ -3,8 +3,53 @@ import { after, before, describe, it } from 'node:test';
 import { BACKENDS } from '../support/databases.ts';
 import { problemOf, registerPerson, startTestApp, STRONG_PASSWORD, uniqueEmail, type TestApp } from '../support/app.ts';
 import { SmtpInbox } from '../support/smtp.ts';
-import { EMAIL_LINK_RULE } from '../../src/server/auth/routes.ts';
+import type { LightMyRequestResponse } from 'fastify';
+import { EMAIL_LINK_RULE, REGISTRATION_RULE, RESET_RULES } from '../../src/server/auth/routes.ts';
 import { generateSecret } from '../../src/server/auth/secrets.ts';
+import { SIGN_IN_RULES } from '../../src/server/auth/throttle.ts';
+
+/**
+ * A browser speaking raw HTTP from one address: a cookie jar and the CSRF token of its session.
+ * For what the SDK does not show: answer headers such as Retry-After, and a cookie replayed.
+ */
+class Browser {
+  readonly cookies = new Map<string, string>();
+  #csrf: string | null = null;
+  readonly #t: TestApp;
+  readonly #ip: string;
+
+  constructor(t: TestApp, ip: string) {
+    this.#t = t;
+    this.#ip = ip;
+  }
+
+  async send(method: 'GET' | 'POST', url: string, payload?: object): Promise<LightMyRequestResponse> {
+    if (method !== 'GET' && this.#csrf === null) this.#csrf = (await this.send('GET', '/api/v1/auth/csrf')).json().csrfToken;
+    const cookie = [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+    const response = await this.#t.app.inject({
+      method,
+      url,
+      payload,
+      remoteAddress: this.#ip,
+      headers: { ...(cookie ? { cookie } : {}), ...(method !== 'GET' ? { 'x-csrf-token': this.#csrf! } : {}) },
+    });
+    for (const c of response.cookies) {
+      if (c.value === '') this.cookies.delete(c.name);
+      else this.cookies.set(c.name, c.value);
+    }
+    // signing in and registering answer with a token bound to the new session
+    const body = response.statusCode < 300 && response.body ? (response.json() as { csrfToken?: string } | null) : null;
+    if (body?.csrfToken) this.#csrf = body.csrfToken;
+    return response;
+  }
+}
+
+/** A 429 problem whose Retry-After gives the seconds of the block. */
+function assertBlocked(response: LightMyRequestResponse, seconds: number, what: string): void {
+  assert.equal(response.statusCode, 429, `${what}: ${response.body}`);
+  assert.equal(response.json().type, '/api/v1/problems/rate_limited', what);
+  assert.equal(response.headers['retry-after'], String(seconds), `${what}: Retry-After`);
+}
 
 for (const backend of BACKENDS) {
   describe(`sign-up and sign-in (${backend})`, () => {
@@ -21,6 +66,12 @@ for (const backend of BACKENDS) {
       assert.equal(me.user.email, email);
       assert.equal(me.user.emailVerified, false);
       assert.deepEqual(me.accounts, [{ id: account.id, companyName: 'Acme GmbH', country: 'DE', role: 'owner', grants: [] }]);
+    });
+
+    it('stores the password as an argon2id hash with 19 MiB, 2 iterations and 1 lane', async () => {
+      const { email } = await registerPerson(t);
+      const user = await t.db.database.db.selectFrom('users').select('password_hash').where('email', '=', email).executeTakeFirstOrThrow();
+      assert.match(user.password_hash ?? '', /^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
     });
 
     it('names every broken rule as a field error and writes nothing', async () => {
@@ -48,6 +99,19 @@ for (const backend of BACKENDS) {
       assert.deepEqual(problem.fieldErrors.map((e) => [e.field, e.code]), [['email', 'already_registered']]);
     });
 
+    it(`answers a taken email with 409, but after ${REGISTRATION_RULE.limit} of them the address waits (429 with Retry-After)`, async () => {
+      const { email } = await registerPerson(t);
+      const sweeper = new Browser(t, '198.51.100.120');
+      const attempt = (to: string) =>
+        sweeper.send('POST', '/api/v1/auth/register', { name: 'Sweeper', email: to, password: STRONG_PASSWORD, companyName: 'Sweep Ltd', country: 'GB' });
+      for (let i = 0; i < REGISTRATION_RULE.limit; i += 1) assert.equal((await attempt(email)).statusCode, 409);
+      const fresh = uniqueEmail('after-sweep');
+      assertBlocked(await attempt(fresh), REGISTRATION_RULE.blockMs / 1000, 'even a new email, from that address');
+      const users = await t.db.database.db.selectFrom('users').select('id').where('email', '=', fresh).execute();
+      assert.equal(users.length, 0, 'the refused registration created nobody');
+      await registerPerson(t, { email: fresh, ip: '198.51.100.121' });
+    });
+
     it('signs out, then signs in again with a new session id', async () => {
       const { client, email } = await registerPerson(t);
       await client.signOut();
@@ -61,6 +125,22 @@ for (const backend of BACKENDS) {
       assert.equal(after.length, 1, 'signing in again replaces the session it came with');
       assert.notDeepEqual(after[0]!.id_hash, sessions[0]!.id_hash);
       assert.equal((await first.me()).user.email, email);
+    });
+
+    it('refuses the cookie from before a sign-in right after it, though this node had cached it', async () => {
+      const { email } = await registerPerson(t);
+      const browser = new Browser(t, '192.0.2.140');
+      assert.equal((await browser.send('POST', '/api/v1/auth/sign-in', { email, password: STRONG_PASSWORD })).statusCode, 200);
+      const before = browser.cookies.get('tessera_session')!;
+      // read once, so this node holds the session in its cache (the clock stands still: it stays fresh)
+      assert.equal((await browser.send('GET', '/api/v1/me')).statusCode, 200);
+      assert.equal((await browser.send('POST', '/api/v1/auth/sign-in', { email, password: STRONG_PASSWORD })).statusCode, 200);
+      const renewed = browser.cookies.get('tessera_session')!;
+      assert.notEqual(renewed, before, 'a new session id');
+      assert.equal((await browser.send('GET', '/api/v1/me')).statusCode, 200, 'the new cookie works');
+      browser.cookies.set('tessera_session', before);
+      const replayed = await browser.send('GET', '/api/v1/me');
+      assert.equal(replayed.statusCode, 401, `the cookie from before the sign-in: ${replayed.body}`);
     });
 
     it('answers an unknown email exactly like a wrong password', async () => {
@@ -79,6 +159,8 @@ for (const backend of BACKENDS) {
       }
       const blocked = await problemOf(guesser.signIn({ email, password: STRONG_PASSWORD }));
       assert.equal(blocked.status, 429, 'even the right password is refused while blocked');
+      const elsewhere = await new Browser(t, '203.0.113.8').send('POST', '/api/v1/auth/sign-in', { email, password: STRONG_PASSWORD });
+      assertBlocked(elsewhere, SIGN_IN_RULES.email.blockMs / 1000, 'the email is blocked from every address');
       const raw = await t.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload: { email, password: STRONG_PASSWORD } });
       assert.equal(raw.statusCode, 403, 'without a CSRF token the request is refused before the throttle');
       t.clock.advance(31_000);
@@ -138,6 +220,48 @@ for (const backend of BACKENDS) {
       assert.equal((await problemOf(anonymous.confirmPasswordReset({ token, password: 'another new pass 8' }))).status, 400);
       await t.client().signIn({ email, password: 'a brand new pass 7' });
       assert.equal((await problemOf(t.client().signIn({ email, password: STRONG_PASSWORD }))).status, 401);
+    });
+
+    it('answers a reset request for a registered email and an unknown one identically, and mails only the registered one', async () => {
+      const { email } = await registerPerson(t);
+      const unknown = uniqueEmail('unknown');
+      const request = async (to: string) => {
+        const answer = await new Browser(t, '192.0.2.150').send('POST', '/api/v1/auth/password-reset', { email: to });
+        return { status: answer.statusCode, contentType: answer.headers['content-type'], body: answer.body };
+      };
+      const forUnknown = await request(unknown);
+      const forRegistered = await request(email);
+      assert.equal(forRegistered.status, 202);
+      assert.deepEqual(forUnknown, forRegistered);
+      // the mail is sent before the answer, so it is already in the inbox
+      await t.inbox.waitFor(email, /Reset your Tessera password/);
+      assert.deepEqual(t.inbox.messages.filter((m) => m.to.includes(unknown)), [], 'nothing is sent to an unknown email');
+    });
+
+    it(`limits reset requests to ${RESET_RULES.email.limit} per email and ${RESET_RULES.address.limit} per address, then 429 with Retry-After`, async () => {
+      const { email } = await registerPerson(t);
+      const request = (ip: string, to: string) => new Browser(t, ip).send('POST', '/api/v1/auth/password-reset', { email: to });
+      // from a new address each time, so only the email's count grows
+      for (let i = 0; i < RESET_RULES.email.limit; i += 1) assert.equal((await request(`192.0.2.${160 + i}`, email)).statusCode, 202);
+      assertBlocked(await request('192.0.2.170', email), RESET_RULES.email.blockMs / 1000, 'past the per-email limit');
+      const mails = t.inbox.messages.filter((m) => m.to.includes(email) && /Reset your Tessera password/.test(m.subject));
+      assert.equal(mails.length, RESET_RULES.email.limit, 'no mail for the refused request');
+
+      const other = (await registerPerson(t)).email;
+      for (let i = 0; i < RESET_RULES.address.limit; i += 1) assert.equal((await request('192.0.2.171', uniqueEmail('spray'))).statusCode, 202);
+      assertBlocked(await request('192.0.2.171', other), RESET_RULES.address.blockMs / 1000, 'past the per-address limit');
+      assert.equal(t.inbox.messages.filter((m) => m.to.includes(other)).filter((m) => /Reset/.test(m.subject)).length, 0);
+      assert.equal((await request('192.0.2.172', other)).statusCode, 202, 'another address is not blocked');
+    });
+
+    it(`limits verification resends to ${RESET_RULES.email.limit} per person, then 429 with Retry-After`, async () => {
+      const { email } = await registerPerson(t);
+      const browser = new Browser(t, '192.0.2.180');
+      assert.equal((await browser.send('POST', '/api/v1/auth/sign-in', { email, password: STRONG_PASSWORD })).statusCode, 200);
+      for (let i = 0; i < RESET_RULES.email.limit; i += 1) assert.equal((await browser.send('POST', '/api/v1/auth/verify-email/resend')).statusCode, 202);
+      assertBlocked(await browser.send('POST', '/api/v1/auth/verify-email/resend'), RESET_RULES.email.blockMs / 1000, 'past the limit');
+      const mails = t.inbox.messages.filter((m) => m.to.includes(email) && /Confirm your email/.test(m.subject));
+      assert.equal(mails.length, 1 + RESET_RULES.email.limit, 'the registration mail and one per accepted resend');
     });
 
     it('expires a reset link after an hour', async () => {

@@ -3,7 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import { TesseraDesktopClient, TesseraOAuthError } from '../../src/client/desktop.ts';
 import { LOGIN_TOKEN_GRANT } from '../../src/shared/client-api.ts';
 import { BACKENDS } from '../support/databases.ts';
-import { injectFetch, problemOf, registerPerson, startTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.ts';
+import { injectFetch, problemOf, registerPerson, startTestApp, STRONG_PASSWORD, uniqueEmail, type TestApp } from '../support/app.ts';
+import { CLIENT_TOKEN_RULE } from '../../src/server/client-api/routes.ts';
+import { SIGN_IN_RULES } from '../../src/server/auth/throttle.ts';
 
 async function oauthErrorOf(promise: Promise<unknown>): Promise<TesseraOAuthError> {
   try {
@@ -29,6 +31,27 @@ for (const backend of BACKENDS) {
         headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
         payload: new URLSearchParams(form).toString(),
       });
+
+    /** The password grant from one client address, answered raw (status, OAuth error and Retry-After). */
+    const passwordGrant = async (ip: string, username: string, password: string) => {
+      const response = await t.app.inject({
+        method: 'POST',
+        url: '/client/v1/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ grant_type: 'password', username, password }).toString(),
+        remoteAddress: ip,
+      });
+      return { status: response.statusCode, error: (response.json() as { error?: string }).error, retryAfter: response.headers['retry-after'] };
+    };
+
+    /** A member who signs in with an email and password of its own. */
+    async function memberWithCredentials() {
+      const owner = await registerPerson(t);
+      const added = await owner.client.addTeamMember(owner.account.id, { name: 'Counter' });
+      const email = uniqueEmail('member');
+      await owner.client.setMemberCredentials(owner.account.id, added.member.id, { email, password: 'member pass 9 word' });
+      return { ...owner, member: added.member, memberEmail: email, memberPassword: 'member pass 9 word' };
+    }
 
     async function memberWithToken() {
       const owner = await registerPerson(t);
@@ -73,6 +96,9 @@ for (const backend of BACKENDS) {
       assert.equal(repeated.json().error, 'invalid_request');
       const garbage = await oauthErrorOf(desktop().signInWithLoginToken('tsr_mt_not-a-token'));
       assert.equal(garbage.error, 'invalid_grant');
+      // the right length in characters, not in bytes: once a RangeError in the checksum comparison (a 500)
+      const multibyte = await token({ grant_type: LOGIN_TOKEN_GRANT, login_token: `tsr_mt_${'x'.repeat(43)}_éééééé` });
+      assert.deepEqual([multibyte.statusCode, multibyte.json().error], [400, 'invalid_grant']);
     });
 
     it('keeps the walls: a login token never opens the portal, a portal password never a member session', async () => {
@@ -170,6 +196,34 @@ for (const backend of BACKENDS) {
       assert.equal(await meStatus(pair.access_token), 401);
       const unknown = await t.app.inject({ method: 'POST', url: '/client/v1/revoke', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'token=tsr_rt_unknown' });
       assert.equal(unknown.statusCode, 200, 'an unknown token is not an error (RFC 7009 §2.2)');
+    });
+
+    it('stores member credentials as an argon2id hash with 19 MiB, 2 iterations and 1 lane', async () => {
+      const { account, member } = await memberWithCredentials();
+      const row = await t.db.database.inTenant(account.id, (tx) => tx.selectFrom('team_members').select('credentials_password').where('id', '=', member.id).executeTakeFirstOrThrow());
+      assert.match(row.credentials_password ?? '', /^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
+    });
+
+    it(`throttles wrong member passwords per email: after ${SIGN_IN_RULES.email.limit}, even the right one gets 429 with Retry-After, from any address`, async () => {
+      const { memberEmail, memberPassword } = await memberWithCredentials();
+      for (let i = 0; i < SIGN_IN_RULES.email.limit; i += 1) {
+        // a new address for each guess, so only the email's count can block
+        assert.deepEqual(await passwordGrant(`192.0.2.${100 + i}`, memberEmail, `wrong guess ${i} abc`), { status: 400, error: 'invalid_grant', retryAfter: undefined });
+      }
+      const blocked = await passwordGrant('192.0.2.120', memberEmail.toUpperCase(), memberPassword);
+      assert.deepEqual(blocked, { status: 429, error: 'too_many_requests', retryAfter: String(SIGN_IN_RULES.email.blockMs / 1000) });
+      t.clock.advance(SIGN_IN_RULES.email.blockMs + 1000);
+      assert.equal((await passwordGrant('192.0.2.120', memberEmail, memberPassword)).status, 200, 'the block ends');
+    });
+
+    it(`throttles wrong member passwords per client address: after ${CLIENT_TOKEN_RULE.limit}, any email gets 429 with Retry-After`, async () => {
+      const { memberEmail, memberPassword } = await memberWithCredentials();
+      for (let i = 0; i < CLIENT_TOKEN_RULE.limit; i += 1) {
+        assert.equal((await passwordGrant('192.0.2.130', uniqueEmail('nobody'), 'wrong guess 1 abc')).error, 'invalid_grant');
+      }
+      const blocked = await passwordGrant('192.0.2.130', memberEmail, memberPassword);
+      assert.deepEqual(blocked, { status: 429, error: 'too_many_requests', retryAfter: String(CLIENT_TOKEN_RULE.blockMs / 1000) });
+      assert.equal((await passwordGrant('192.0.2.131', memberEmail, memberPassword)).status, 200, 'another address is not blocked');
     });
 
     it('throttles guessing of tokens per client address', async () => {

@@ -116,7 +116,17 @@ for (const backend of BACKENDS) {
       assert.equal(response.headers['strict-transport-security'], undefined, 'no HSTS over plain http');
     });
 
-    it('behind a trusted https proxy: HSTS, and the session cookie marked Secure', async () => {
+    it('sets the CSRF cookie HttpOnly and SameSite=Lax, and not Secure over plain http', async () => {
+      const csrf = await t.app.inject({ method: 'GET', url: '/api/v1/auth/csrf' });
+      const cookie = ([] as string[]).concat(csrf.headers['set-cookie'] ?? []).find((c) => c.startsWith('tessera_csrf='));
+      assert.ok(cookie, 'the CSRF secret is set as a cookie');
+      assert.match(cookie, /; HttpOnly/);
+      assert.match(cookie, /; SameSite=Lax/);
+      assert.match(cookie, /; Path=\//);
+      assert.doesNotMatch(cookie, /Secure/, 'over plain http a Secure cookie would never come back');
+    });
+
+    it('behind a trusted https proxy: HSTS, and the session and CSRF cookies marked Secure', async () => {
       const proxied = await startTestApp(backend, { trustProxy: 'true' });
       try {
         const https = { 'x-forwarded-proto': 'https' };
@@ -124,6 +134,10 @@ for (const backend of BACKENDS) {
         assert.equal(probe.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains');
         assert.equal((await proxied.app.inject({ method: 'GET', url: '/healthz' })).headers['strict-transport-security'], undefined, 'plain http: none');
         const csrf = await proxied.app.inject({ method: 'GET', url: '/api/v1/auth/csrf', headers: https });
+        const csrfCookie = ([] as string[]).concat(csrf.headers['set-cookie'] ?? []).find((c) => c.startsWith('tessera_csrf='));
+        assert.match(csrfCookie ?? '', /; Secure/);
+        assert.match(csrfCookie ?? '', /; HttpOnly/);
+        assert.match(csrfCookie ?? '', /; SameSite=Lax/);
         const registered = await proxied.app.inject({
           method: 'POST',
           url: '/api/v1/auth/register',
@@ -134,6 +148,9 @@ for (const backend of BACKENDS) {
         const session = ([] as string[]).concat(registered.headers['set-cookie'] ?? []).find((c) => c.startsWith('tessera_session='));
         assert.match(session ?? '', /; Secure/);
         assert.match(session ?? '', /HttpOnly/);
+        const plain = await proxied.app.inject({ method: 'GET', url: '/api/v1/auth/csrf' });
+        const plainCookie = ([] as string[]).concat(plain.headers['set-cookie'] ?? []).find((c) => c.startsWith('tessera_csrf='));
+        assert.doesNotMatch(plainCookie ?? '', /Secure/, 'the same proxy forwarding plain http: not Secure');
       } finally {
         await proxied.close();
       }

@@ -25,10 +25,18 @@ import type { Services } from '../services.ts';
 import type { Tx } from '../db/database.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
-const RESET_RULES = {
+/** Password-reset requests and verification resends send mail: every request counts, per email and per address. */
+export const RESET_RULES = {
   email: { limit: 3, windowMs: 15 * 60_000, blockMs: 15 * 60_000, maxBlockMs: 60 * 60_000 },
   address: { limit: 20, windowMs: 15 * 60_000, blockMs: 15 * 60_000, maxBlockMs: 60 * 60_000 },
 };
+
+/**
+ * Registration tells a taken email by its 409 (on purpose: people who forgot they have an account
+ * are told to sign in). Each such answer counts against the caller's address, so the answer can
+ * tell a few emails apart but cannot be used to sweep a list of them.
+ */
+export const REGISTRATION_RULE: ThrottleRule = { limit: 20, windowMs: 15 * 60_000, blockMs: 60_000, maxBlockMs: 60 * 60_000 };
 
 /** Guessing emailed links (verification, password reset) is counted per client address, like every other guessable secret. */
 export const EMAIL_LINK_RULE: ThrottleRule = { limit: 20, windowMs: 15 * 60_000, blockMs: 60_000, maxBlockMs: 60 * 60_000 };
@@ -49,7 +57,7 @@ export async function sendEmailLink(services: Services, to: string, subject: str
 /** Opens a portal session in the caller's transaction, sets its cookie, and returns a CSRF token bound to it. */
 export async function startPortalSession(services: Services, request: FastifyRequest, reply: FastifyReply, tx: Tx, userId: string): Promise<string> {
   const { secret, key } = await services.sessions.create(tx, userId, { address: request.ip, userAgent: request.headers['user-agent'] ?? null });
-  setSessionCookie(request, reply, secret, Math.floor(services.config.sessionMaxDays * 86_400));
+  setSessionCookie(reply, secret, Math.floor(services.config.sessionMaxDays * 86_400));
   return reply.generateCsrf({ userInfo: key });
 }
 
@@ -96,6 +104,8 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request, reply) => {
     const body = request.body;
+    const keys: ThrottleKey[] = [{ key: `register:address:${request.ip}`, rule: REGISTRATION_RULE }];
+    await throttle.check(keys);
     assertPasswordPolicy(body.password, body);
     const context = changeContext(request, clock);
     // the unique index on the email decides, also between two registrations at the same moment
@@ -111,7 +121,12 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
         const csrfToken = await startSession(request, reply, tx, user.id);
         return { user, account, csrfToken, verifySecret };
       })
-      .catch(alreadyRegistered);
+      .catch(alreadyRegistered)
+      // only a taken email counts: new people registering from one office never wait
+      .catch(async (error) => {
+        if (error instanceof AppError && error.code === 'conflict') await throttle.fail(keys);
+        throw error;
+      });
     await sendEmailLink(services, result.user.email, 'Confirm your email address for Tessera',
       `Hello ${result.user.name},\n\nconfirm your email address by opening this link (valid for 48 hours):`,
       '/verify-email', result.verifySecret).catch((err) => request.log.error({ err }, 'verification mail failed'));
@@ -165,7 +180,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       await recordUserChange(tx, context, { userId: principal.user.id, action: 'user.signed_out' });
     });
     await sessions.forgetEverywhere({ session: principal.sessionKey });
-    clearSessionCookie(request, reply);
+    clearSessionCookie(reply);
     return reply.code(204).send(null);
   });
 

@@ -28,7 +28,19 @@ export function isWellFormedSecret(secret: string, prefix: SecretPrefix): boolea
   const body = secret.slice(0, prefix.length + BODY_CHARS);
   const sum = secret.slice(-CHECKSUM_CHARS);
   if (secret[body.length] !== '_') return false;
-  return timingSafeEqual(Buffer.from(sum), Buffer.from(checksum(body)));
+  return equalInConstantTime(sum, checksum(body));
+}
+
+/**
+ * True when both strings are the same, in a time that does not depend on where they first differ,
+ * so a guesser cannot learn a checksum a character at a time. Lengths are compared first (they are
+ * public: a checksum has a fixed size), and in bytes, since timingSafeEqual throws on buffers of
+ * different sizes — six characters of a caller's secret are not always six bytes.
+ */
+export function equalInConstantTime(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
 }
 
 export function hashSecret(secret: string): Buffer {
