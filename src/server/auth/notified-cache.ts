@@ -24,13 +24,18 @@ export class NotifiedCache<V, C> {
   }
 
   async start(): Promise<void> {
-    this.#unlisten = await this.#database.listen(this.#channel, (payload) => {
-      try {
-        this.forget(JSON.parse(payload) as C);
-      } catch {
-        this.#entries.clear();
-      }
-    });
+    this.#unlisten = await this.#database.listen(
+      this.#channel,
+      (payload) => {
+        try {
+          this.forget(JSON.parse(payload) as C);
+        } catch {
+          this.#entries.clear();
+        }
+      },
+      // the listening connection dropped and is back: any change announced meanwhile was missed
+      () => this.#entries.clear(),
+    );
   }
 
   async stop(): Promise<void> {

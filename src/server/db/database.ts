@@ -24,8 +24,12 @@ export interface Database {
   /** A transaction across accounts (sign-in, the list of a person's accounts). */
   inSystem<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   withSession<T>(fn: (session: RawSession) => Promise<T>): Promise<T>;
-  /** Subscribes to a NOTIFY channel; returns the unsubscribe function. */
-  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Subscribes to a NOTIFY channel; returns the unsubscribe function. Should the listening
+   * connection drop, it is opened again and `onResubscribed` runs: notifications sent while it
+   * was down are lost, so the subscriber must catch up on its own (drop a cache, read again).
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onResubscribed?: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -96,12 +100,22 @@ async function openPGlite(dataDir: string): Promise<Database> {
 // int8 (counts, sums) as numbers on both backends; PGlite already answers numbers.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
 
+/** Pause before opening a dropped LISTEN connection again; doubles up to the maximum while it fails. */
+const RELISTEN_FIRST_DELAY_MS = 100;
+const RELISTEN_MAX_DELAY_MS = 5_000;
+
 async function openPostgres(url: string, poolSize: number): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   // A dropped connection surfaces as an error on the idle client; the pool replaces it.
   pool.on('error', () => {});
+  // A connection that drops while a request holds it (pg_terminate_backend, a restart or
+  // failover) fails the request's query, and then node-postgres emits 'error' on the client as
+  // well, which the pool only listens for while the client is idle: unhandled, that event would
+  // crash the node. The query's failure already reaches the request (a 503); the pool discards
+  // the broken client when it is released.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-  const listeners = new Set<pg.Client>();
+  const subscriptions = new Set<() => Promise<void>>();
   return {
     kind: 'postgres',
     db,
@@ -120,22 +134,57 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
         client.release();
       }
     },
-    async listen(channel, onPayload) {
-      const client = new pg.Client({ connectionString: url });
-      client.on('error', () => {});
-      await client.connect();
-      client.on('notification', (message) => {
-        if (message.channel === channel) onPayload(message.payload ?? '');
-      });
-      await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
-      listeners.add(client);
-      return async () => {
-        listeners.delete(client);
-        await client.end().catch(() => {});
+    async listen(channel, onPayload, onResubscribed) {
+      // One connection per channel, for as long as the subscription lasts: a LISTEN that
+      // silently died would leave this node's caches deaf to revocations made on other nodes.
+      let stopped = false;
+      let current: pg.Client | null = null;
+      let retry: NodeJS.Timeout | undefined;
+      const subscribe = async (): Promise<pg.Client> => {
+        const client = new pg.Client({ connectionString: url });
+        client.on('error', () => {}); // 'end' follows, and is handled below
+        try {
+          await client.connect();
+          client.on('notification', (message) => {
+            if (message.channel === channel) onPayload(message.payload ?? '');
+          });
+          await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+        } catch (error) {
+          await client.end().catch(() => {});
+          throw error;
+        }
+        client.once('end', () => {
+          current = null;
+          if (!stopped) resubscribe(RELISTEN_FIRST_DELAY_MS);
+        });
+        return client;
       };
+      const resubscribe = (delayMs: number) => {
+        retry = setTimeout(() => {
+          subscribe().then(
+            async (client) => {
+              if (stopped) return void (await client.end().catch(() => {}));
+              current = client;
+              onResubscribed?.();
+            },
+            () => {
+              if (!stopped) resubscribe(Math.min(delayMs * 2, RELISTEN_MAX_DELAY_MS));
+            },
+          );
+        }, delayMs);
+      };
+      current = await subscribe();
+      const unsubscribe = async () => {
+        stopped = true;
+        clearTimeout(retry);
+        subscriptions.delete(unsubscribe);
+        await current?.end().catch(() => {});
+      };
+      subscriptions.add(unsubscribe);
+      return unsubscribe;
     },
     async close() {
-      await Promise.all([...listeners].map((client) => client.end().catch(() => {})));
+      await Promise.all([...subscriptions].map((unsubscribe) => unsubscribe()));
       await db.destroy();
     },
   };

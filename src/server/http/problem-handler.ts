@@ -8,6 +8,7 @@ import {
   type Problem,
   type ProblemCode,
 } from '../../shared/problems.ts';
+import { isConnectionLoss } from '../db/connection-errors.ts';
 import { AppError } from './errors.ts';
 
 export function sendProblem(
@@ -72,6 +73,9 @@ const FASTIFY_CODES: Record<string, ProblemCode> = {
   FST_CSRF_MISSING_SECRET: 'csrf_failed',
 };
 
+/** Retry-After of a 503 for a lost database connection: the pool reconnects at once. */
+const DATABASE_RETRY_AFTER_SECONDS = 1;
+
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof AppError) {
@@ -90,6 +94,14 @@ export function registerProblemHandlers(app: FastifyInstance): void {
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       // Any other client error Fastify raised itself (e.g. a bad header): still a problem document.
       return sendProblem(request, reply, 'malformed_request', error.message);
+    }
+    if (isConnectionLoss(error)) {
+      // The database connection broke under this request (restart, failover,
+      // pg_terminate_backend): its transaction went with it and the pool opens a new connection,
+      // so trying again shortly may well work. A 500 would say the request itself is at fault.
+      request.log.warn({ err: error }, 'database connection lost');
+      reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
+      return sendProblem(request, reply, 'unavailable', 'The database could not be reached or the connection to it was lost. Try again in a moment.');
     }
     request.log.error({ err: error }, 'unhandled error');
     return sendProblem(request, reply, 'internal', 'Something went wrong on our side. Quote the request id when you report it.');

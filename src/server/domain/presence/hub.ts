@@ -47,8 +47,11 @@ export class PresenceHub {
   }
 
   async start(): Promise<void> {
-    this.#unlisten.push(await this.#database.listen(PRESENCE_CHANNEL, (payload) => this.#onSignal(payload)));
-    this.#unlisten.push(await this.#database.listen(CLIENT_SESSIONS_CHANNEL, () => this.#refreshAll()));
+    // After a dropped listening connection is back, changes announced meanwhile were missed:
+    // read every watched list again.
+    const catchUp = () => this.#refreshAll();
+    this.#unlisten.push(await this.#database.listen(PRESENCE_CHANNEL, (payload) => this.#onSignal(payload), catchUp));
+    this.#unlisten.push(await this.#database.listen(CLIENT_SESSIONS_CHANNEL, () => this.#refreshAll(), catchUp));
   }
 
   async stop(): Promise<void> {
