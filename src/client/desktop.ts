@@ -183,16 +183,22 @@ export class TesseraDesktopClient {
     if (!this.#tokens.access_token) await this.refresh();
     let response = await this.#call(method, path, body);
     if (response.status === 401) {
-      await this.refresh().catch((error: unknown) => {
-        if (!(error instanceof TesseraOAuthError) || error.error !== 'invalid_grant') throw error;
-        // the session was revoked or expired: one clear answer rather than the refresh's own
+      // the session was revoked or expired: one clear answer rather than the refresh's own
+      const ended = () => {
         this.#tokens = null;
-        throw new TesseraError({
+        return new TesseraError({
           type: '/api/v1/problems/unauthenticated',
           title: 'Sign in first',
           status: 401,
           detail: 'This desktop session has ended; sign in again.',
         });
+      };
+      // a call answered while this one was in flight may have found that out already and
+      // dropped the tokens (refresh() would then throw its plain "Sign in first")
+      if (!this.#tokens) throw ended();
+      await this.refresh().catch((error: unknown) => {
+        if (!(error instanceof TesseraOAuthError) || error.error !== 'invalid_grant') throw error;
+        throw ended();
       });
       response = await this.#call(method, path, body);
     }

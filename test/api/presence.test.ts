@@ -106,6 +106,27 @@ for (const backend of BACKENDS) {
       assert.deepEqual(await rowOf(accountId, bob.member.id), [], 'the removed member leaves no row');
     });
 
+    it('refuses a heartbeat of a session ended a moment ago on another node, before this node has heard of it: no write, no announcement', async () => {
+      const { owner, accountId, ada, bob, adaDesk, bobDesk } = await team();
+      await adaDesk.heartbeat('online');
+      await bobDesk.heartbeat('online');
+      // what another node's revocation and removal commit, without the notification that would
+      // drop this node's cached access tokens: the window between commit and NOTIFY
+      const db = t.db.database.db;
+      await db.updateTable('client_sessions').set({ revoked_at: t.clock.now(), revoked_reason: 'revoked elsewhere' }).where('account_id', '=', accountId).where('member_id', '=', ada.member.id).execute();
+      await db.deleteFrom('team_members').where('account_id', '=', accountId).where('id', '=', bob.member.id).execute();
+      signals = [];
+      t.clock.advance(1000);
+      for (const [desk, state] of [[adaDesk, 'away'], [bobDesk, 'away']] as const) {
+        // the cached token still authenticates the request; the heartbeat itself refuses
+        const refused = await desk.heartbeat(state).then(() => null, (error: unknown) => error as { status?: number });
+        assert.equal(refused?.status, 401, 'a 401, never a 500 (a removed member) nor an accepted heartbeat');
+      }
+      assert.deepEqual(signals, [], 'nothing announced');
+      assert.deepEqual(states((await owner.client.listPresence(accountId)).items), { Ada: 'offline' });
+      assert.equal((await rowOf(accountId, ada.member.id))[0]?.state, 'online', 'the stored row is as it was (shown offline: its session ended)');
+    });
+
     it('streams a snapshot, then each change, including offline by timeout, to a client; drops members as they go', async () => {
       // an app of its own with the shortest timeout, listening on a socket: the stream is real HTTP
       const s = await startTestApp(backend, { presenceTimeoutSeconds: 3 });

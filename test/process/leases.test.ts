@@ -9,6 +9,7 @@ import { openDatabase } from '../../src/server/db/database.ts';
 import { PLANS } from '../../src/server/domain/plans/catalog.ts';
 import type { Lease } from '../../src/shared/connections.ts';
 import { createServerDatabase } from '../support/databases.ts';
+import { between, highestPeak, LEASE_QUERY, leaseKeys, prng, recordIntervals, sweep, type LeaseRow, type SweepResult } from '../support/lease-record.ts';
 import { killAllServers, makeTempDir, mapLimit, startServerProcess, type ServerProcess } from '../support/server-process.ts';
 
 /**
@@ -67,20 +68,6 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-/** mulberry32: small, fast, good enough to pick devices and pauses. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const between = (rng: () => number, low: number, high: number) => low + rng() * (high - low);
-
 interface Scenario {
   label: string;
   nodes: ServerProcess[];
@@ -123,61 +110,6 @@ interface Stats {
   setUpMs: number;
   firstStart: number;
   lastFinish: number;
-}
-
-interface LeaseRow {
-  id: string;
-  member_id: string;
-  device_id: string;
-  account_slot: number;
-  member_slot: number | null;
-  opened_at: Date;
-  expires_at: Date;
-  closed_at: Date | null;
-  close_reason: string | null;
-}
-
-const LEASE_QUERY = `select id, member_id, device_id, account_slot, member_slot, opened_at, expires_at, closed_at, close_reason
-                       from connection_leases where account_id = $1`;
-
-interface Interval {
-  id: string;
-  start: number;
-  end: number;
-  keys: string[];
-}
-
-interface SweepResult {
-  peaks: Map<string, number>;
-  violations: Array<{ key: string; at: number; count: number; limit: number; holders: string[] }>;
-}
-
-/**
- * Replays half-open intervals in time order (at one instant, ends before starts) and reports
- * the most each key held at once, and every moment a key held more than its limit.
- */
-function sweep(intervals: Interval[], limitOf: (key: string) => number): SweepResult {
-  const events: Array<{ at: number; delta: 1 | -1; interval: Interval }> = [];
-  for (const interval of intervals) {
-    if (interval.end <= interval.start) continue; // never held (e.g. closed in the instant it opened)
-    events.push({ at: interval.start, delta: 1, interval }, { at: interval.end, delta: -1, interval });
-  }
-  events.sort((a, b) => a.at - b.at || a.delta - b.delta);
-  const holding = new Map<string, Set<string>>();
-  const peaks = new Map<string, number>();
-  const violations: SweepResult['violations'] = [];
-  for (const { at, delta, interval } of events) {
-    for (const key of interval.keys) {
-      let set = holding.get(key);
-      if (!set) holding.set(key, (set = new Set()));
-      if (delta === 1) set.add(interval.id);
-      else set.delete(interval.id);
-      peaks.set(key, Math.max(peaks.get(key) ?? 0, set.size));
-      const limit = limitOf(key);
-      if (delta === 1 && set.size > limit && violations.length < 50) violations.push({ key, at, count: set.size, limit, holders: [...set] });
-    }
-  }
-  return { peaks, violations };
 }
 
 /** The owner's account: members with their limits, devices, and a login token per client. */
@@ -379,16 +311,6 @@ async function runScenario(scenario: Scenario) {
     if (key.startsWith('device:') || key.includes('-slot:')) return 1;
     return members[Number(key.slice('member:'.length))]!.limit ?? Infinity;
   };
-  /**
-   * What a lease holds: a share of the account, of its member, its device, and (as the record
-   * says) one account slot row and maybe one member slot row, each of which only one lease may hold.
-   */
-  const keysOf = (member: number, deviceId: string, row: LeaseRow | undefined) => {
-    const keys = ['account', `member:${member}`, `device:${deviceId}`];
-    if (row) keys.push(`account-slot:${row.account_slot}`);
-    if (row?.member_slot != null) keys.push(`member-slot:${member}:${row.member_slot}`);
-    return keys;
-  };
   return {
     accountId,
     members,
@@ -401,20 +323,12 @@ async function runScenario(scenario: Scenario) {
     limitOf,
     /** The record replayed: [opened_at, least(closed_at, expires_at)). */
     sweepRecord(rows: LeaseRow[]): SweepResult {
-      return sweep(
-        rows.map((r) => ({
-          id: r.id,
-          start: r.opened_at.getTime(),
-          end: Math.min(r.closed_at?.getTime() ?? Infinity, r.expires_at.getTime()),
-          keys: keysOf(memberIndex.get(r.member_id)!, r.device_id, r),
-        })),
-        limitOf,
-      );
+      return sweep(recordIntervals(rows, (memberId) => memberIndex.get(memberId)!), limitOf);
     },
     /** What the clients know they held. */
     sweepClients(rows: LeaseRow[]): SweepResult {
       const byId = new Map(rows.map((r) => [r.id, r]));
-      return sweep(stats.held.map((h) => ({ id: h.leaseId, start: h.from, end: h.until, keys: keysOf(h.member, h.deviceId, byId.get(h.leaseId)) })), limitOf);
+      return sweep(stats.held.map((h) => ({ id: h.leaseId, start: h.from, end: h.until, keys: leaseKeys(h.member, h.deviceId, byId.get(h.leaseId)) })), limitOf);
     },
   };
 }
@@ -423,8 +337,8 @@ type Run = Awaited<ReturnType<typeof runScenario>>;
 
 function describePeaks(run: Run, result: SweepResult): string {
   const members = run.members.map((m, i) => `m${i} ${result.peaks.get(`member:${i}`) ?? 0}/${m.limit ?? '-'}`).join(', ');
-  const devicePeak = Math.max(0, ...[...result.peaks].filter(([key]) => key.startsWith('device:')).map(([, n]) => n));
-  const slotPeak = Math.max(0, ...[...result.peaks].filter(([key]) => key.includes('-slot:')).map(([, n]) => n));
+  const devicePeak = highestPeak(result, (key) => key.startsWith('device:'));
+  const slotPeak = highestPeak(result, (key) => key.includes('-slot:'));
   return `account ${result.peaks.get('account') ?? 0}/${ALLOWANCE}; members ${members}; devices ${devicePeak}/1; slot rows ${slotPeak}/1`;
 }
 

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { unauthenticated } from '../../http/errors.ts';
 import type { MemberPresence, PresenceState } from '../../../shared/presence.ts';
 import type { Config } from '../../config.ts';
 import type { Database, Tx } from '../../db/database.ts';
@@ -104,6 +105,22 @@ export class PresenceRecorder {
     const memo = this.#written.get(who.memberId);
     if (memo && memo.state === state && memo.sessionId === who.sessionId && now.getTime() - memo.writtenAt < this.#policy.writeEveryMs) return false;
     const changed = await this.#database.inTenant(who.accountId, async (tx) => {
+      // The node may still hold the access token of a session revoked (or a member removed) a
+      // moment ago, until the notification arrives: the heartbeat must not announce it online.
+      // Locks in the order a member's removal takes them (member, then its sessions), so neither
+      // waits on the other in a circle; the share lock on the session holds off a revocation
+      // until this heartbeat's notification has gone out, so the revocation's comes last.
+      const live = await tx
+        .selectFrom('team_members as m')
+        .innerJoin('client_sessions as s', (join) => join.onRef('s.account_id', '=', 'm.account_id').onRef('s.member_id', '=', 'm.id'))
+        .select('s.revoked_at')
+        .where('m.account_id', '=', who.accountId)
+        .where('m.id', '=', who.memberId)
+        .where('s.id', '=', who.sessionId)
+        .forKeyShare('m')
+        .forShare('s')
+        .executeTakeFirst();
+      if (!live || live.revoked_at !== null) throw unauthenticated();
       const before = await tx
         .selectFrom('member_presence as p')
         .leftJoin('client_sessions as s', (join) => join.onRef('s.account_id', '=', 'p.account_id').onRef('s.id', '=', 'p.session_id'))
