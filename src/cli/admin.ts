@@ -5,6 +5,7 @@ import type { Database } from '../server/db/database.ts';
 import type { ChangeContext } from '../server/domain/audit/record.ts';
 import { recordUserChange } from '../server/domain/audit/record.ts';
 import { insertAccountWithOwner } from '../server/domain/accounts/accounts.ts';
+import type { PlanCatalog } from '../server/domain/plans/catalog.ts';
 import { findUserByEmail, insertUser } from '../server/domain/users/users.ts';
 import { CliError, EXIT } from './output.ts';
 
@@ -34,11 +35,14 @@ async function forgetSessionsOf(database: Database, userId: string): Promise<voi
 
 export async function adminCreateAccount(
   database: Database,
-  options: { email: string; company: string; country: string; name?: string },
+  plans: PlanCatalog,
+  options: { email: string; company: string; country: string; name?: string; plan?: string },
   askPassword: () => Promise<string>,
 ): Promise<{ account: Account; owner: { id: string; email: string }; newUser: boolean }> {
   const email = valid('--email', Email, options.email);
-  const input = { companyName: valid('--company', CompanyName, options.company), country: valid('--country', Country, options.country) };
+  const planId = options.plan ?? plans.defaultId;
+  if (!plans.has(planId)) throw new CliError(`--plan: "${planId}" is not a plan of the catalog (${plans.plans.map((p) => p.id).join(', ')}).`, EXIT.usage);
+  const input = { companyName: valid('--company', CompanyName, options.company), country: valid('--country', Country, options.country), planId };
   const existing = await findUserByEmail(database.db, email);
   let passwordHash: string | null = null;
   let name = '';

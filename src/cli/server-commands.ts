@@ -8,7 +8,9 @@ import { readSecret } from './prompt.ts';
  */
 
 /** Opens the configured database, brings it up to date, and runs `work` on it. */
-async function withDatabase<T>(work: (database: import('../server/db/database.ts').Database, applied: string[]) => Promise<T>): Promise<T> {
+async function withDatabase<T>(
+  work: (database: import('../server/db/database.ts').Database, applied: string[], config: import('../server/config.ts').Config) => Promise<T>,
+): Promise<T> {
   const [{ configFromEnv }, { openDatabase }, { migrate }] = await Promise.all([
     import('../server/config.ts'),
     import('../server/db/database.ts'),
@@ -18,7 +20,7 @@ async function withDatabase<T>(work: (database: import('../server/db/database.ts
   const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
   try {
     const applied = await migrate(database);
-    return await work(database, applied);
+    return await work(database, applied, config);
   } finally {
     await database.close();
   }
@@ -51,10 +53,13 @@ export function serverCommands(program: Command): void {
     .requiredOption('--company <name>', 'company name')
     .requiredOption('--country <code>', 'ISO country code, e.g. DE')
     .option('--name <name>', "the owner's name (for a new person)")
+    .option('--plan <id>', 'a plan of the catalog (default: its default plan)')
     .option('--json', 'print as JSON')
-    .action(async (options: { email: string; company: string; country: string; name?: string; json?: boolean }) => {
-      const { adminCreateAccount } = await import('./admin.ts');
-      const created = await withDatabase((database) => adminCreateAccount(database, options, () => readSecret('Password for the new owner: ')));
+    .action(async (options: { email: string; company: string; country: string; name?: string; plan?: string; json?: boolean }) => {
+      const [{ adminCreateAccount }, { loadPlanCatalog }] = await Promise.all([import('./admin.ts'), import('../server/domain/plans/catalog.ts')]);
+      const created = await withDatabase((database, _applied, config) =>
+        adminCreateAccount(database, loadPlanCatalog(config.plansFile), options, () => readSecret('Password for the new owner: ')),
+      );
       print(Boolean(options.json), created, [
         { account: created.account.id, company: created.account.companyName, owner: created.owner.email, new: created.newUser ? 'yes' : 'no' },
       ]);

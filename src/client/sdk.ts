@@ -49,6 +49,7 @@ import type {
   SetUserRolesBody,
 } from '../shared/users.ts';
 import type { AuditEvent, AuditEventPage, AuditExportQuery, AuditSearchQuery } from '../shared/audit.ts';
+import type { BillingDetails, BillingDetailsBody, BillingOverview, ChangePlanBody, Invoice, Plan, UsageDay, UsageHistory, UsageQuery } from '../shared/billing.ts';
 import type { AccessKey, CreateAccessKeyBody, IssuedAccessKey } from '../shared/access-keys.ts';
 import type { MemberPresence, PresenceList } from '../shared/presence.ts';
 
@@ -381,6 +382,30 @@ export class TesseraClient {
     await this.#request('DELETE', `${accountPath(accountId)}/access-keys/${encodeURIComponent(keyId)}`);
   }
 
+  // Billing (owners, in person)
+
+  getBilling(accountId: string): Promise<BillingOverview> {
+    return this.#request('GET', `${accountPath(accountId)}/billing`);
+  }
+  /** Changes the plan at once; a downgrade below what the account uses answers 409 naming what to remove. */
+  changePlan(accountId: string, planId: string): Promise<BillingOverview> {
+    return this.#request('PUT', `${accountPath(accountId)}/billing/plan`, { planId } satisfies ChangePlanBody);
+  }
+  setBillingDetails(accountId: string, body: BillingDetailsBody): Promise<BillingDetails> {
+    return this.#request('PUT', `${accountPath(accountId)}/billing/details`, body);
+  }
+  async listInvoices(accountId: string): Promise<Invoice[]> {
+    return (await this.#request<{ items: Invoice[] }>('GET', `${accountPath(accountId)}/invoices`)).items;
+  }
+  /** Daily usage (UTC days, both ends included; the last 30 days by default). */
+  getUsage(accountId: string, query: UsageQuery = {}): Promise<UsageHistory> {
+    return this.#request('GET', `${accountPath(accountId)}/usage${queryString(query)}`);
+  }
+  /** The address of the same days as CSV, for a download link. */
+  usageExportUrl(accountId: string, query: UsageQuery = {}): string {
+    return `${this.#baseUrl}/api/v1${accountPath(accountId)}/usage/export${queryString(query)}`;
+  }
+
   // Audit log (owners)
 
   /** A page of the log, newest first; pass `nextCursor` back as `cursor` for the next. */
@@ -424,4 +449,5 @@ export type { Organization, OrganizationPage, OrganizationGroup, Device, DeviceP
 export type { AccountUser, Invitation, InvitationPreview, AcceptedInvitation };
 export type { AccessKey, IssuedAccessKey };
 export type { AuditEvent, AuditEventPage, AuditSearchQuery, AuditExportQuery };
+export type { BillingDetails, BillingDetailsBody, BillingOverview, Invoice, Plan, UsageDay, UsageHistory };
 export type { MemberPresence, PresenceList };

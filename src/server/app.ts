@@ -35,6 +35,9 @@ import { accessRoutes } from './domain/access/routes.ts';
 import { accessKeyRoutes } from './domain/access-keys/routes.ts';
 import { presenceRoutes } from './domain/presence/routes.ts';
 import { auditRoutes } from './domain/audit/routes.ts';
+import { loadPlanCatalog } from './domain/plans/catalog.ts';
+import { billingRoutes } from './domain/billing/routes.ts';
+import { recordingProvider, type PaymentProvider } from './domain/billing/provider.ts';
 import { PresenceHub } from './domain/presence/hub.ts';
 import { presencePolicy, PresenceRecorder } from './domain/presence/presence.ts';
 import { EventStreams } from './http/event-stream.ts';
@@ -74,6 +77,8 @@ export interface AppOptions {
   secret: Buffer;
   clock?: Clock;
   mailer?: Mailer;
+  /** The payment provider adapter; the recording one (docs/billing.md) when absent. */
+  paymentProvider?: PaymentProvider;
   logger?: FastifyServerOptions['logger'];
 }
 
@@ -159,6 +164,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     presence,
     eventStreams,
     mailer,
+    plans: loadPlanCatalog(config.plansFile),
+    paymentProvider: options.paymentProvider ?? recordingProvider,
     publicUrl: (config.publicUrl ?? `http://localhost:${config.port}`).replace(/\/$/, ''),
   };
   app.decorate('services', services);
@@ -238,6 +245,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         { name: 'Users and roles', description: 'Portal users of an account and their roles on the account, a group or an organization.' },
         { name: 'Invitations', description: 'Inviting people by email with a role, and the invitation link.' },
         { name: 'Access keys', description: 'Keys for programs calling this API, made and revoked by owners.' },
+        { name: 'Billing', description: 'The plan and its limits, billing details and invoices; owners only, in person.' },
         { name: 'Audit log', description: 'Every change to the account: who, what, which target, when and from where; searched and exported by owners.' },
         { name: 'Desktop client', description: 'The desktop client: OAuth token endpoint, enrollment, devices and connections.' },
         { name: 'Operations', description: 'Probes and the catalog of problem types.' },
@@ -285,6 +293,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(accessKeyRoutes);
       await api.register(presenceRoutes);
       await api.register(auditRoutes);
+      await api.register(billingRoutes);
       api.get('/openapi.json', { config: { access: { scope: 'public' } }, schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: API_PREFIX },

@@ -40,6 +40,10 @@ const ConfigSchema = z.object({
   presenceTimeoutSeconds: z.coerce.number().int().min(3).max(3600).default(60),
   /** A connection lease not renewed within this time ends by itself. */
   leaseTtlSeconds: z.coerce.number().int().min(5).max(3600).default(60),
+  /** A JSON plan catalog (see docs/billing.md); the built-in plans when absent. */
+  plansFile: z.string().min(1).optional(),
+  /** Minutes between runs of the periodic work (usage roll-up, audit retention); 0 turns it off. */
+  housekeepingMinutes: z.coerce.number().min(0).max(1440).default(60),
   /** Audit events older than this are deleted (hourly); 0 keeps them forever. */
   auditRetentionDays: z.coerce.number().int().min(0).max(36500).default(365),
   bodyLimitBytes: z.coerce.number().int().positive().default(64 * 1024),
@@ -86,7 +90,9 @@ const ENV_NAMES: Record<keyof ConfigInput, string> = {
   clientTokenCacheSeconds: 'TESSERA_CLIENT_TOKEN_CACHE_SECONDS',
   presenceTimeoutSeconds: 'TESSERA_PRESENCE_TIMEOUT_SECONDS',
   leaseTtlSeconds: 'TESSERA_LEASE_TTL_SECONDS',
+  plansFile: 'TESSERA_PLANS_FILE',
   auditRetentionDays: 'TESSERA_AUDIT_RETENTION_DAYS',
+  housekeepingMinutes: 'TESSERA_HOUSEKEEPING_MINUTES',
   bodyLimitBytes: 'TESSERA_BODY_LIMIT_BYTES',
   shutdownGraceMs: 'TESSERA_SHUTDOWN_GRACE_MS',
 };

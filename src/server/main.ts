@@ -21,7 +21,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     const secret = loadServerSecret(config.secret, config.dataDir);
     const app = await buildApp({ config, database, secret });
     const url = await app.listen({ port: config.port, host: config.host });
-    const stopHousekeeping = startHousekeeping({ database, clock: app.services.clock, log: app.log, auditRetentionDays: config.auditRetentionDays });
+    const stopHousekeeping = startHousekeeping({ database, clock: app.services.clock, log: app.log, auditRetentionDays: config.auditRetentionDays, everyMinutes: config.housekeepingMinutes });
     let stopping: Promise<void> | null = null;
     return {
       app,

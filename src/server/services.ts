@@ -10,6 +10,8 @@ import type { AccessKeyStore } from './auth/access-keys.ts';
 import type { PresenceHub } from './domain/presence/hub.ts';
 import type { PresencePolicy, PresenceRecorder } from './domain/presence/presence.ts';
 import type { EventStreams } from './http/event-stream.ts';
+import type { PlanCatalog } from './domain/plans/catalog.ts';
+import type { PaymentProvider } from './domain/billing/provider.ts';
 
 /** What route plugins reach through `app.services`; built once by buildApp. */
 export interface Services {
@@ -29,6 +31,10 @@ export interface Services {
   /** Open Server-Sent Events responses, ended when the app closes. */
   eventStreams: EventStreams;
   mailer: Mailer;
+  /** The plans offered (built in, or TESSERA_PLANS_FILE). */
+  plans: PlanCatalog;
+  /** Collects what invoices say is owed (docs/billing.md). */
+  paymentProvider: PaymentProvider;
   /** Base address for links in emails, without a trailing slash. */
   publicUrl: string;
 }

@@ -32,8 +32,8 @@ if (ownPortal && !fs.existsSync(path.join(root, 'dist/web/index.html')) && fs.ex
   }
 }
 await serve(config).catch((error: unknown) => {
-  // expected refusals (a held data directory, a changed migration) read best as one line
-  const expected = error instanceof DataDirLockedError || error instanceof MigrationError;
+  // expected refusals (a held data directory, a changed migration, a bad plan catalog) read best as one line
+  const expected = error instanceof DataDirLockedError || error instanceof MigrationError || error instanceof ConfigError;
   console.error(expected ? `tessera: ${(error as Error).message}` : error);
   process.exit(1);
 });

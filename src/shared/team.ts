@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Plan } from './billing.ts';
 import { Email, Id, Password } from './contracts.ts';
 
 /**
@@ -20,16 +21,6 @@ export const ConnectionLimit = z
   .nullable()
   .describe('Fixed number of connections for this member; null shares the plan allowance');
 
-export const Plan = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    connectionAllowance: z.number().int().describe('Open connections the whole account may hold at once'),
-    memberLimit: z.number().int().describe('Team members the account may have'),
-    organizationLimit: z.number().int().describe('Organizations the account may have'),
-  })
-  .meta({ id: 'Plan' });
-export type Plan = z.infer<typeof Plan>;
 
 export const TeamMember = z
   .object({

@@ -283,6 +283,11 @@ const AUDITED: Record<string, Case[]> = {
       },
     },
   ],
+  changePlan: [{ actions: ['account.plan_changed', 'invoice.issued'], prepare: async (w) => asOwner(w, 'PUT', '/billing/plan', { planId: (await w.sdk.getBilling(w.accountId)).plan.id === 'team' ? 'business' : 'team' }) }],
+  setBillingDetails: [{
+    actions: ['billing.details_updated'],
+    prepare: async (w) => asOwner(w, 'PUT', '/billing/details', { legalName: next('Audited GmbH'), addressLine1: 'Hauptstraße 1', postalCode: '10115', city: 'Berlin', country: 'DE', billingEmail: 'billing@audited.example' }),
+  }],
   createAccessKey: [{ actions: ['access_key.created'], prepare: async (w) => asOwner(w, 'POST', '/access-keys', { name: next('Key'), role: 'viewer' }) }],
   revokeAccessKey: [{
     actions: ['access_key.revoked'],

@@ -7,7 +7,7 @@ import { injectFetch, registerPerson, startTestApp, STRONG_PASSWORD, uniqueEmail
 import { nextAddress } from '../support/caller.ts';
 import { BACKENDS, type Backend } from '../support/databases.ts';
 import { SmtpInbox } from '../support/smtp.ts';
-import { FILTER_IDS, ID_KINDS, ID_SOURCES, type IdKind } from '../support/ids.ts';
+import { FILTER_IDS, ID_KINDS, ID_SOURCES, NOT_IDS, type IdKind } from '../support/ids.ts';
 
 /**
  * Bad input, generated. A property-based fuzzer (fast-check) driven by the OpenAPI document: for
@@ -358,6 +358,7 @@ const looksLikeId = (name: string) => /Ids?$/.test(name);
 function idKindOf(f: Field, s: Schema, problems?: string[]): IdKind | null {
   if (s.type !== 'string' && s.type !== undefined) return null;
   if (s.format !== 'uuid' && !looksLikeId(f.name)) return null;
+  if (NOT_IDS[`${f.op.id} ${f.part}.${f.pointer}`]) return null;
   const kind = FILTER_IDS[`${f.op.id} ${f.part}.${f.pointer}`] ?? ID_SOURCES[f.name];
   if (!kind) problems?.push(`${f.op.id}: no id source for ${f.part}.${f.pointer} — seed one and add it to ID_SOURCES`);
   return kind ?? null;
@@ -419,6 +420,15 @@ const FIELD_VALUES: Record<string, fc.Arbitrary<unknown>> = {
   'lookupInvitation body.token': fc.constant(new Ref('lookupToken')),
   'acceptInvitation body.token': fc.constant(new Ref('inviteToken')),
   'deleteOrganization query.cascade': fc.constantFrom('true', 'false'),
+  // plans of the built-in catalog (src/server/domain/plans/catalog.ts)
+  'changePlan body.planId': fc.constantFrom('starter', 'team', 'business'),
+  ...Object.fromEntries(
+    ['getUsage', 'exportUsage'].flatMap((op) => ['from', 'to'].map((end) => [`${op} query.${end}`, fc.constantFrom('2025-12-02', '2026-06-30', '2026-11-01', '2026-12-01')])),
+  ),
+  'setBillingDetails body.postalCode': fc.constantFrom('10117', 'SW1A 1AA', '75001', '1010-123'),
+  'setBillingDetails body.country': fc.constantFrom('DE', 'FR', 'GB', 'US', 'JP'),
+  // a VAT number of the body's country, or none (FIXUPS.setBillingDetails matches the two)
+  'setBillingDetails body.taxId': fc.constantFrom('DE123456789', 'FR12345678901', 'GB123456789'),
   ...Object.fromEntries(
     ['searchAuditEvents', 'exportAuditEvents'].flatMap((op) => [
       // actions of the catalog (src/shared/audit.ts): one, a whole noun, or a list
@@ -512,6 +522,11 @@ function scoped(o: Record<string, unknown>, grant: boolean): Record<string, unkn
   return out;
 }
 
+function orderedDays(d: Draft): void {
+  const { from, to } = d.query as { from?: string; to?: string };
+  if (from !== undefined && to !== undefined && (from > to || Date.parse(to) - Date.parse(from) >= 366 * 86_400_000)) delete d.query.from;
+}
+
 function orderedRange(d: Draft): void {
   const { from, to } = d.query as { from?: string; to?: string };
   if (from !== undefined && to !== undefined && Date.parse(from) >= Date.parse(to)) delete d.query.to;
@@ -538,6 +553,14 @@ const FIXUPS: Record<string, (draft: Draft) => void> = {
       delete body.memberPassword;
     }
   },
+  // a VAT number is the country's: keep it only where it fits
+  setBillingDetails: (d) => {
+    const body = d.body as { country?: string; taxId?: string };
+    if (body.taxId !== undefined && body.taxId.slice(0, 2) !== body.country) delete body.taxId;
+  },
+  // a range of days ends on or after its first, at most 366 days later
+  getUsage: orderedDays,
+  exportUsage: orderedDays,
   // a time range ends after it starts
   searchAuditEvents: orderedRange,
   exportAuditEvents: orderedRange,

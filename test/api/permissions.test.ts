@@ -413,6 +413,16 @@ const RUNNERS: Record<string, Runner> = {
     const keyId = allowed ? (await w.owner.createAccessKey(w.accountId, { name: next('Doomed key'), role: 'viewer' })).key.id : w.ownerKeyId;
     return who.caller.call('DELETE', accountUrl(w, `/access-keys/${keyId}`));
   },
+  getBilling: (w, who) => who.caller.call('GET', accountUrl(w, '/billing')),
+  // the plan it is on: allowed callers change nothing, so every later row sees the same account
+  changePlan: (w, who) => who.caller.call('PUT', accountUrl(w, '/billing/plan'), { json: { planId: 'starter' } }),
+  setBillingDetails: (w, who) =>
+    who.caller.call('PUT', accountUrl(w, '/billing/details'), {
+      json: { legalName: 'Matrix GmbH', addressLine1: 'Hauptstraße 1', postalCode: '10115', city: 'Berlin', country: 'DE', billingEmail: 'billing@matrix.example' },
+    }),
+  listInvoices: (w, who) => who.caller.call('GET', accountUrl(w, '/invoices')),
+  getUsage: (w, who) => who.caller.call('GET', accountUrl(w, '/usage')),
+  exportUsage: (w, who) => who.caller.call('GET', accountUrl(w, '/usage/export')),
   searchAuditEvents: (w, who) => who.caller.call('GET', accountUrl(w, '/audit-events?action=organization.*')),
   exportAuditEvents: (w, who) => who.caller.call('GET', accountUrl(w, '/audit-events/export?format=jsonl')),
   lookupInvitation: (w, who) => who.caller.call('POST', '/api/v1/invitations/lookup', { json: { token: w.lookupToken } }),

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/server/app.ts';
+import type { PaymentProvider } from '../../src/server/domain/billing/provider.ts';
 import { ManualClock } from '../../src/server/clock.ts';
 import { parseConfig, type ConfigInput } from '../../src/server/config.ts';
 import assert from 'node:assert/strict';
@@ -46,7 +47,7 @@ export function uniqueEmail(label = 'user'): string {
   return `${label}.${process.pid}.${counter}.${randomBytes(2).toString('hex')}@example.test`;
 }
 
-export async function startTestApp(backend: Backend, overrides: ConfigInput = {}): Promise<TestApp> {
+export async function startTestApp(backend: Backend, overrides: ConfigInput = {}, extra: { paymentProvider?: PaymentProvider } = {}): Promise<TestApp> {
   const db = await openTestDatabase(backend);
   const inbox = new SmtpInbox();
   await inbox.start();
@@ -57,6 +58,7 @@ export async function startTestApp(backend: Backend, overrides: ConfigInput = {}
     database: db.database,
     secret: randomBytes(32),
     clock,
+    ...extra,
   });
   await app.ready();
   return {

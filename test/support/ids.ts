@@ -34,3 +34,13 @@ export const FILTER_IDS: Record<string, IdKind> = {
   'exportAuditEvents query.actorId': 'userId',
   'exportAuditEvents query.targetId': 'deviceId',
 };
+
+/**
+ * Parameters and fields named like ids that name no resource of a tenant, with the reason. The
+ * walkers skip them; anything else named like an id must have a source above.
+ */
+export const NOT_IDS: Record<string, string> = {
+  'getProblemType path.code': 'names a problem type of the global, static catalog (not_found, conflict, …)',
+  'changePlan body.planId': 'names a plan of the global catalog',
+  'setBillingDetails body.taxId': "is the company's tax number",
+};

@@ -63,7 +63,7 @@ export async function startPortalSession(services: Services, request: FastifyReq
 
 export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   const services = app.services;
-  const { database, sessions, throttle, clock } = services;
+  const { database, sessions, throttle, clock, plans } = services;
 
   /**
    * Runs a link's use; a link that is invalid, used or expired counts against the caller's
@@ -115,7 +115,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       .inSystem(async (tx) => {
         const user = await insertUser(tx, { name: body.name, email: body.email, passwordHash }, context.now);
         const userContext = { ...context, actor: { type: 'user' as const, id: user.id } };
-        const account = await insertAccountWithOwner(tx, userContext, user.id, body);
+        const account = await insertAccountWithOwner(tx, userContext, user.id, { ...body, planId: plans.defaultId });
         await recordUserChange(tx, userContext, { userId: user.id, action: 'user.registered', after: toUser(user) });
         const verifySecret = await issueEmailToken(tx, user, 'verify_email', context.now);
         const csrfToken = await startSession(request, reply, tx, user.id);

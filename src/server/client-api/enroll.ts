@@ -5,6 +5,7 @@ import type { Database } from '../db/database.ts';
 import { AppError, fieldError, uniqueClash } from '../http/errors.ts';
 import { recordAccountChange, type ChangeContext } from '../domain/audit/record.ts';
 import { insertMember } from '../domain/members/members.ts';
+import type { PlanCatalog } from '../domain/plans/catalog.ts';
 import { findUserByEmail } from '../domain/users/users.ts';
 import type { ClientSessionStore } from './sessions.ts';
 
@@ -19,6 +20,7 @@ export const refusedEnrollment = () => new AppError('invalid_credentials', 'Emai
 export async function enroll(
   database: Database,
   sealer: Sealer,
+  plans: PlanCatalog,
   store: ClientSessionStore,
   context: ChangeContext,
   body: EnrollBody,
@@ -51,7 +53,7 @@ export async function enroll(
   const userContext: ChangeContext = { ...context, actor: { type: 'user', id: user.id } };
   return database
     .inTenant(enrolledIn, async (tx) => {
-      const added = await insertMember(tx, sealer, userContext, enrolledIn, { name: body.memberName, connectionLimit: body.connectionLimit }, credentials);
+      const added = await insertMember(tx, sealer, plans, userContext, enrolledIn, { name: body.memberName, connectionLimit: body.connectionLimit }, credentials);
       const token = added.firstToken.token;
       const opened = await store.open(tx, { accountId: enrolledIn, memberId: added.member.id, loginTokenId: token.id, grant: 'login_token' }, client);
       await tx.updateTable('login_tokens').set({ last_used_at: context.now }).where('account_id', '=', enrolledIn).where('id', '=', token.id).execute();

@@ -6,7 +6,6 @@ import { enroll } from './enroll.ts';
 import { SIGN_IN_RULES, type ThrottleKey } from '../auth/throttle.ts';
 import { changeContext } from '../http/context.ts';
 import { AppError } from '../http/errors.ts';
-import { planOf } from '../domain/plans/catalog.ts';
 import { clientDevices, closeOwnLease, openLease, renewLease } from '../domain/connections/leases.ts';
 import { ClientDevicePage, LeaseParams, Lease, OpenConnectionBody } from '../../shared/connections.ts';
 import { PageQuery } from '../../shared/organizations.ts';
@@ -48,7 +47,7 @@ export function requireClient(request: FastifyRequest): ClientPrincipal {
 
 /** The desktop client's API: OAuth 2.0 token endpoint, revocation, and what the client reads. */
 export const clientRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { database, clock, throttle, clientSessions, sealer } = app.services;
+  const { database, clock, throttle, clientSessions, sealer, plans } = app.services;
   const usage = new UsageSnapshots(database, clock);
 
   // RFC 6749 §3.2: the token endpoint takes application/x-www-form-urlencoded, each parameter once.
@@ -158,7 +157,7 @@ export const clientRoutes: FastifyPluginAsyncZod = async (app) => {
     const counted = await throttle.check(keys);
     const client = { address: request.ip, userAgent: request.headers['user-agent'] ?? null };
     try {
-      const enrolled = await enroll(database, sealer, clientSessions, changeContext(request, clock), body, client);
+      const enrolled = await enroll(database, sealer, plans, clientSessions, changeContext(request, clock), body, client);
       if (counted.has(keys[0]!.key)) await throttle.clear(keys[0]!.key);
       reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
       return reply.code(201).send(enrolled);
@@ -204,7 +203,7 @@ export const clientRoutes: FastifyPluginAsyncZod = async (app) => {
         memberInUse: inUse.member,
         memberLimit: principal.connectionLimit,
         accountInUse: inUse.account,
-        accountAllowance: planOf(principal.planId).connectionAllowance,
+        accountAllowance: plans.of(principal.planId).connectionAllowance,
       },
       session: { id: principal.sessionId, grant: principal.grant, createdAt: principal.sessionCreatedAt.toISOString() },
     };
@@ -235,7 +234,8 @@ export const clientRoutes: FastifyPluginAsyncZod = async (app) => {
       security: clientSecurity,
     },
   }, async (request, reply) => {
-    const lease = await openLease(database, requireClient(request), request.body.deviceId, clock.now(), leaseTtlMs);
+    const principal = requireClient(request);
+    const lease = await openLease(database, principal, plans.of(principal.planId).connectionAllowance, request.body.deviceId, clock.now(), leaseTtlMs);
     return reply.code(201).send(lease);
   });
 

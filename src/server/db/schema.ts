@@ -17,6 +17,8 @@ export interface AccountsTable {
   country: string;
   email_notifications: Generated<boolean>;
   plan_id: Generated<string>;
+  /** When the account took its current plan. */
+  plan_since: Generated<Date>;
   created_at: Date;
   updated_at: Date;
 }
@@ -268,6 +270,47 @@ export interface ConnectionLeasesTable {
   close_reason: string | null;
 }
 
+export interface BillingDetailsTable {
+  account_id: string;
+  legal_name: string;
+  address_line1: string;
+  address_line2: string | null;
+  postal_code: string;
+  city: string;
+  region: string | null;
+  country: string;
+  tax_id: string | null;
+  billing_email: string;
+  updated_at: Date;
+}
+
+export interface InvoicesTable {
+  account_id: string;
+  id: string;
+  sequence: number;
+  plan_id: string;
+  plan_name: string;
+  period_start: Date;
+  period_end: Date;
+  amount: number;
+  currency: string;
+  status: 'open' | 'paid' | 'void';
+  provider: string;
+  provider_reference: string | null;
+  issued_at: Date;
+}
+
+export interface UsageDailyTable {
+  account_id: string;
+  /** YYYY-MM-DD (UTC); read it as text. */
+  day: string;
+  peak_connections: number;
+  connection_minutes: number;
+  members: number;
+  organizations: number;
+  computed_at: Date;
+}
+
 export interface DB {
   users: UsersTable;
   accounts: AccountsTable;
@@ -293,6 +336,9 @@ export interface DB {
   invitations: InvitationsTable;
   access_keys: AccessKeysTable;
   member_presence: MemberPresenceTable;
+  billing_details: BillingDetailsTable;
+  invoices: InvoicesTable;
+  usage_daily: UsageDailyTable;
 }
 
 /**

@@ -27,6 +27,8 @@ const NOUNS: Record<string, string> = {
   group: 'Group',
   device: 'Device',
   access_key: 'Access key',
+  billing: 'Billing',
+  invoice: 'Invoice',
 };
 
 /** "member.credentials_set" → "Team member credentials set". */

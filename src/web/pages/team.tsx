@@ -23,7 +23,7 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useMemo, useState, type ReactNode } from 'react';
 import { Link } from 'wouter';
 import { TesseraError, type AddedTeamMember, type Me, type MemberPresence, type TeamMember, type TeamOverview } from '../../client/sdk.ts';
-import type { Plan } from '../../shared/team.ts';
+import type { Plan } from '../../shared/billing.ts';
 import { api, teamKey } from '../api.ts';
 import { can, rolesPhrase } from '../roles.ts';
 import { FormAlert, FormStack, useFormMutation, type FormErrors } from '../forms.tsx';

@@ -5,7 +5,6 @@ import type { Database } from '../../db/database.ts';
 import type { AccountsTable } from '../../db/schema.ts';
 import { notFound } from '../../http/errors.ts';
 import { recordAccountChange, type ChangeContext } from '../audit/record.ts';
-import { DEFAULT_PLAN_ID } from '../plans/catalog.ts';
 import type { Tx } from '../../db/database.ts';
 
 type AccountRow = Selectable<AccountsTable>;
@@ -26,14 +25,15 @@ export async function insertAccountWithOwner(
   tx: Tx,
   context: ChangeContext,
   ownerId: string,
-  input: { companyName: string; country: string },
+  input: { companyName: string; country: string; planId: string },
 ): Promise<Account> {
   const row: AccountRow = {
     account_id: uuidv7(),
     company_name: input.companyName,
     country: input.country,
     email_notifications: true,
-    plan_id: DEFAULT_PLAN_ID,
+    plan_id: input.planId,
+    plan_since: context.now,
     created_at: context.now,
     updated_at: context.now,
   };
@@ -58,8 +58,8 @@ export async function insertAccountWithOwner(
   return account;
 }
 
-export async function createAccount(database: Database, context: ChangeContext, ownerId: string, input: CreateAccountBody): Promise<Account> {
-  return database.inSystem((tx) => insertAccountWithOwner(tx, context, ownerId, input as { companyName: string; country: string }));
+export async function createAccount(database: Database, context: ChangeContext, ownerId: string, input: CreateAccountBody, planId: string): Promise<Account> {
+  return database.inSystem((tx) => insertAccountWithOwner(tx, context, ownerId, { ...(input as { companyName: string; country: string }), planId }));
 }
 
 export async function getAccount(database: Database, accountId: string): Promise<Account> {

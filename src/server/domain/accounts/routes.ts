@@ -5,7 +5,7 @@ import { changeContext } from '../../http/context.ts';
 import { createAccount, getAccount, updateAccount } from './accounts.ts';
 
 export const accountRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { database, sessions, clientSessions, clock } = app.services;
+  const { database, sessions, clientSessions, clock, plans } = app.services;
 
   app.post('/accounts', {
     config: { access: { scope: 'signedIn' } },
@@ -18,7 +18,7 @@ export const accountRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request, reply) => {
     const principal = requireUser(request);
-    const account = await createAccount(database, changeContext(request, clock), principal.user.id, request.body);
+    const account = await createAccount(database, changeContext(request, clock), principal.user.id, request.body, plans.defaultId);
     await sessions.forgetEverywhere({ user: principal.user.id });
     return reply.code(201).send(account);
   });

@@ -7,7 +7,6 @@ import type { Database, Tx } from '../../db/database.ts';
 import { AppError, notFound } from '../../http/errors.ts';
 import { afterNameCursor, containsPattern, namePage } from '../../http/cursor.ts';
 import { recordAccountChange, type ChangeContext } from '../audit/record.ts';
-import { planOf } from '../plans/catalog.ts';
 
 /**
  * Connection leases. The limits are enforced by the database functions of migration 0004 in the
@@ -32,10 +31,10 @@ function refusal(error: unknown): never {
   throw error;
 }
 
-export async function openLease(database: Database, principal: ClientPrincipal, deviceId: string, now: Date, ttlMs: number): Promise<Lease> {
+/** Opens a lease within the member's limit and the account's `allowance` (its plan's). */
+export async function openLease(database: Database, principal: ClientPrincipal, allowance: number, deviceId: string, now: Date, ttlMs: number): Promise<Lease> {
   const leaseId = uuidv7();
   const expiresAt = new Date(now.getTime() + ttlMs);
-  const allowance = planOf(principal.planId).connectionAllowance;
   // one statement in its own transaction; the function scopes itself to the account
   await sql`select tessera_open_lease(${principal.accountId}::uuid, ${principal.memberId}::uuid, ${deviceId}::uuid, ${principal.sessionId}::uuid,
                                       ${leaseId}::uuid, ${now}::timestamptz, ${expiresAt}::timestamptz, ${allowance}::integer)`

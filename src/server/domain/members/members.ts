@@ -9,7 +9,7 @@ import type {
   TeamOverview,
   UpdateTeamMemberBody,
 } from '../../../shared/team.ts';
-import type { Plan } from '../../../shared/team.ts';
+import type { Plan } from '../../../shared/billing.ts';
 import { hashPassword, passwordPolicyErrors } from '../../auth/passwords.ts';
 import type { Sealer } from '../../auth/sealing.ts';
 import { revokeClientSessions, type ClientSessionStore } from '../../client-api/sessions.ts';
@@ -17,7 +17,7 @@ import type { Database, Tx } from '../../db/database.ts';
 import type { TeamMembersTable } from '../../db/schema.ts';
 import { AppError, conflict, fieldError, notFound, uniqueClash } from '../../http/errors.ts';
 import { recordAccountChange, type ChangeContext } from '../audit/record.ts';
-import { planOf } from '../plans/catalog.ts';
+import type { PlanCatalog } from '../plans/catalog.ts';
 import { issueLoginToken } from './login-tokens.ts';
 import { closeLeasesOf, connectionsByMember } from '../connections/leases.ts';
 
@@ -42,12 +42,12 @@ function audited(member: TeamMember) {
   return { id, name, connectionLimit, credentialsEmail };
 }
 
-async function accountPlan(tx: Tx, accountId: string, lock: boolean): Promise<Plan> {
+async function accountPlan(tx: Tx, plans: PlanCatalog, accountId: string, lock: boolean): Promise<Plan> {
   let query = tx.selectFrom('accounts').select('plan_id').where('account_id', '=', accountId);
   if (lock) query = query.forUpdate();
   const row = await query.executeTakeFirst();
   if (!row) throw notFound('The account');
-  return planOf(row.plan_id);
+  return plans.of(row.plan_id);
 }
 
 function assertWithinAllowance(limit: number | null | undefined, plan: Plan): void {
@@ -85,9 +85,9 @@ async function activeTokenCount(tx: Tx, accountId: string, memberId: string, now
   return Number(row.n);
 }
 
-export async function teamOverview(database: Database, accountId: string, now: Date): Promise<TeamOverview> {
+export async function teamOverview(database: Database, plans: PlanCatalog, accountId: string, now: Date): Promise<TeamOverview> {
   return database.inTenant(accountId, async (tx) => {
-    const plan = await accountPlan(tx, accountId, false);
+    const plan = await accountPlan(tx, plans, accountId, false);
     const rows = await tx
       .selectFrom('team_members as m')
       .selectAll('m')
@@ -122,13 +122,14 @@ export async function teamOverview(database: Database, accountId: string, now: D
 export async function insertMember(
   tx: Tx,
   sealer: Sealer,
+  plans: PlanCatalog,
   context: ChangeContext,
   accountId: string,
   body: CreateTeamMemberBody,
   credentials?: { email: string; passwordHash: string },
 ): Promise<AddedTeamMember> {
   // the account row lock serializes concurrent additions, so the count below stays true
-  const plan = await accountPlan(tx, accountId, true);
+  const plan = await accountPlan(tx, plans, accountId, true);
   assertWithinAllowance(body.connectionLimit, plan);
   const { n } = await tx
     .selectFrom('team_members')
@@ -159,13 +160,14 @@ export async function insertMember(
   return { member: toTeamMember(row, 1), firstToken };
 }
 
-export async function addMember(database: Database, sealer: Sealer, context: ChangeContext, accountId: string, body: CreateTeamMemberBody): Promise<AddedTeamMember> {
-  return database.inTenant(accountId, (tx) => insertMember(tx, sealer, context, accountId, body));
+export async function addMember(database: Database, sealer: Sealer, plans: PlanCatalog, context: ChangeContext, accountId: string, body: CreateTeamMemberBody): Promise<AddedTeamMember> {
+  return database.inTenant(accountId, (tx) => insertMember(tx, sealer, plans, context, accountId, body));
 }
 
 export async function updateMember(
   database: Database,
   clientSessions: ClientSessionStore,
+  plans: PlanCatalog,
   context: ChangeContext,
   accountId: string,
   memberId: string,
@@ -173,7 +175,7 @@ export async function updateMember(
 ): Promise<TeamMember> {
   const member = await database.inTenant(accountId, async (tx) => {
     const before = await lockMember(tx, accountId, memberId);
-    if (patch.connectionLimit !== undefined) assertWithinAllowance(patch.connectionLimit, await accountPlan(tx, accountId, false));
+    if (patch.connectionLimit !== undefined) assertWithinAllowance(patch.connectionLimit, await accountPlan(tx, plans, accountId, false));
     const row = await tx
       .updateTable('team_members')
       .set({

@@ -23,13 +23,13 @@ const tags = ['Team members'];
 const noContent = { 204: z.null().describe('Done') };
 
 export const memberRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { database, clock, sealer, clientSessions } = app.services;
+  const { database, clock, sealer, clientSessions, plans } = app.services;
 
   app.get('/accounts/:accountId/members', {
     config: { access: { scope: 'account', role: 'viewer' } },
     schema: { tags, operationId: 'getTeam', summary: 'The team members of the account, with the plan they share', params: AccountParams, response: { 200: TeamOverview } },
   }, async (request) => {
-    return teamOverview(database, request.params.accountId, clock.now());
+    return teamOverview(database, plans, request.params.accountId, clock.now());
   });
 
   app.post('/accounts/:accountId/members', {
@@ -43,7 +43,7 @@ export const memberRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 201: AddedTeamMember },
     },
   }, async (request, reply) => {
-    const added = await addMember(database, sealer, changeContext(request, clock), request.params.accountId, request.body);
+    const added = await addMember(database, sealer, plans, changeContext(request, clock), request.params.accountId, request.body);
     return reply.code(201).send(added);
   });
 
@@ -51,7 +51,7 @@ export const memberRoutes: FastifyPluginAsyncZod = async (app) => {
     config: { access: { scope: 'account', role: 'manager' } },
     schema: { tags, operationId: 'updateTeamMember', summary: 'Rename a member or change its connection limit', params: MemberParams, body: UpdateTeamMemberBody, response: { 200: TeamMember } },
   }, async (request) => {
-    return updateMember(database, clientSessions, changeContext(request, clock), request.params.accountId, request.params.memberId, request.body);
+    return updateMember(database, clientSessions, plans, changeContext(request, clock), request.params.accountId, request.params.memberId, request.body);
   });
 
   app.delete('/accounts/:accountId/members/:memberId', {

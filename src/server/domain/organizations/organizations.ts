@@ -12,7 +12,7 @@ import type { OrganizationsTable } from '../../db/schema.ts';
 import { AppError, conflict, notFound, uniqueClash } from '../../http/errors.ts';
 import { afterNameCursor, containsPattern, namePage } from '../../http/cursor.ts';
 import { recordAccountChange, type ChangeContext } from '../audit/record.ts';
-import { planOf } from '../plans/catalog.ts';
+import type { PlanCatalog } from '../plans/catalog.ts';
 import { closeLeasesOf } from '../connections/leases.ts';
 
 type OrganizationRow = Selectable<OrganizationsTable> & { device_count: number; group_ids: string[] | null };
@@ -77,12 +77,12 @@ export async function listOrganizations(database: Database, accountId: string, q
   });
 }
 
-export async function createOrganization(database: Database, context: ChangeContext, accountId: string, body: CreateOrganizationBody): Promise<Organization> {
+export async function createOrganization(database: Database, plans: PlanCatalog, context: ChangeContext, accountId: string, body: CreateOrganizationBody): Promise<Organization> {
   return database
     .inTenant(accountId, async (tx) => {
       // the account row lock serializes additions, so the organization limit holds
       const account = await tx.selectFrom('accounts').select('plan_id').where('account_id', '=', accountId).forUpdate().executeTakeFirstOrThrow();
-      const plan = planOf(account.plan_id);
+      const plan = plans.of(account.plan_id);
       const { n } = await tx.selectFrom('organizations').select(sql<number>`count(*)::int`.as('n')).where('account_id', '=', accountId).executeTakeFirstOrThrow();
       if (n >= plan.organizationLimit) {
         throw conflict(`The ${plan.name} plan allows ${plan.organizationLimit} organizations; delete one before adding another.`);

@@ -35,7 +35,7 @@ const tags = ['Organizations'];
 const noContent = { 204: z.null().describe('Done') };
 
 export const organizationRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { database, clock, sessions, accessKeys } = app.services;
+  const { database, clock, sessions, accessKeys, plans } = app.services;
   // Sessions and access keys cache their reach (groups expanded to organizations), sessions also
   // the scope names shown with their roles: a change to either drops the account's cached
   // sessions and keys on every node.
@@ -54,7 +54,7 @@ export const organizationRoutes: FastifyPluginAsyncZod = async (app) => {
     config: { access: { scope: 'account', role: 'manager' } },
     schema: { tags, operationId: 'createOrganization', summary: "Create an organization (within the plan's organization limit)", params: AccountParams, body: CreateOrganizationBody, response: { 201: Organization } },
   }, async (request, reply) => {
-    return reply.code(201).send(await createOrganization(database, changeContext(request, clock), request.params.accountId, request.body));
+    return reply.code(201).send(await createOrganization(database, plans, changeContext(request, clock), request.params.accountId, request.body));
   });
 
   app.get('/accounts/:accountId/organizations/:organizationId', {
