@@ -24,6 +24,10 @@ export const usersKey = (accountId: string) => ['users', accountId] as const;
 export const presenceKey = (accountId: string) => ['presence', accountId] as const;
 /** The access keys of an account (owners). */
 export const accessKeysKey = (accountId: string) => ['access-keys', accountId] as const;
+/** Billing of an account: plan, usage now, details (owners). */
+export const billingKey = (accountId: string) => ['billing', accountId] as const;
+export const invoicesKey = (accountId: string) => ['billing', accountId, 'invoices'] as const;
+export const usageKey = (accountId: string) => ['billing', accountId, 'usage'] as const;
 /** Searches of an account's audit log (owners). */
 export const auditKey = (accountId: string) => ['audit', accountId] as const;
 /** The pending invitations of an account (owners). */

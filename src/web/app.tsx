@@ -15,6 +15,7 @@ import { ConnectionsPage } from './pages/connections.tsx';
 import { UsersPage } from './pages/users.tsx';
 import { AccessKeysPage } from './pages/access-keys.tsx';
 import { AuditLogPage } from './pages/audit-log.tsx';
+import { BillingPage } from './pages/billing.tsx';
 import { SECTION_PATHS, type SectionPath } from './roles.ts';
 
 function useMe() {
@@ -47,6 +48,8 @@ function SectionPage({ section, me, accountId }: { section: SectionPath; me: Me;
       return <UsersPage me={me} accountId={accountId} />;
     case 'access-keys':
       return <AccessKeysPage me={me} accountId={accountId} />;
+    case 'billing':
+      return <BillingPage me={me} accountId={accountId} />;
     case 'audit-log':
       return <AuditLogPage me={me} accountId={accountId} />;
     case 'organizations':

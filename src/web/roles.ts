@@ -95,21 +95,21 @@ export function isScopedOnly(roles: Roles): boolean {
 }
 
 /** Every section of an account, in navigation order; the portal's routes are made from this list. */
-export const SECTION_PATHS = ['profile', 'team', 'users', 'organizations', 'devices', 'connections', 'access-keys', 'audit-log'] as const;
+export const SECTION_PATHS = ['profile', 'team', 'users', 'organizations', 'devices', 'connections', 'access-keys', 'billing', 'audit-log'] as const;
 export type SectionPath = (typeof SECTION_PATHS)[number];
 
 /**
  * The sections a person sees in the navigation. Everyone sees the profile (read-only unless an
  * owner), organizations, devices and connections (the server lists only what they reach); team
- * accounts need a role on the whole account; users, invitations, access keys and the audit log
- * are for owners.
+ * accounts need a role on the whole account; users, invitations, access keys, billing and the
+ * audit log are for owners.
  */
 export function visibleSections(roles: Roles): SectionPath[] {
   const sections: SectionPath[] = ['profile'];
   if (roles.role !== null) sections.push('team');
   if (roles.role === 'owner') sections.push('users');
   sections.push('organizations', 'devices', 'connections');
-  if (roles.role === 'owner') sections.push('access-keys', 'audit-log');
+  if (roles.role === 'owner') sections.push('access-keys', 'billing', 'audit-log');
   return sections;
 }
 
@@ -119,6 +119,7 @@ export const can = {
   manageUsers: (roles: Roles) => roles.role === 'owner',
   manageAccessKeys: (roles: Roles) => roles.role === 'owner',
   readAuditLog: (roles: Roles) => roles.role === 'owner',
+  manageBilling: (roles: Roles) => roles.role === 'owner',
   seeTeam: (roles: Roles) => roles.role !== null,
   manageTeam: (roles: Roles) => atLeast(roles.role, 'manager'),
   /** Creating and deleting organizations needs a manager of the whole account. */

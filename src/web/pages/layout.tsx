@@ -182,6 +182,7 @@ const SECTION_LABELS: Record<SectionPath, string> = {
   devices: 'Devices',
   connections: 'Connections',
   'access-keys': 'Access keys',
+  billing: 'Billing',
   'audit-log': 'Audit log',
 };
 
