@@ -38,6 +38,7 @@ import { auditRoutes } from './domain/audit/routes.ts';
 import { loadPlanCatalog } from './domain/plans/catalog.ts';
 import { billingRoutes } from './domain/billing/routes.ts';
 import { recordingProvider, type PaymentProvider } from './domain/billing/provider.ts';
+import { OwnerNotifier } from './domain/notifications/owner-mail.ts';
 import { PresenceHub } from './domain/presence/hub.ts';
 import { presencePolicy, PresenceRecorder } from './domain/presence/presence.ts';
 import { EventStreams } from './http/event-stream.ts';
@@ -152,6 +153,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await accessKeys.start();
   await presence.hub.start();
   const mailer = options.mailer ?? createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, log: app.log });
+  const publicUrl = (config.publicUrl ?? `http://localhost:${config.port}`).replace(/\/$/, '');
   const services: Services = {
     config,
     database,
@@ -166,7 +168,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     mailer,
     plans: loadPlanCatalog(config.plansFile),
     paymentProvider: options.paymentProvider ?? recordingProvider,
-    publicUrl: (config.publicUrl ?? `http://localhost:${config.port}`).replace(/\/$/, ''),
+    notifier: new OwnerNotifier({ database, mailer, clock, publicUrl, log: app.log }),
+    publicUrl,
   };
   app.decorate('services', services);
   app.decorateRequest('principal', null);

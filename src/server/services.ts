@@ -12,6 +12,7 @@ import type { PresencePolicy, PresenceRecorder } from './domain/presence/presenc
 import type { EventStreams } from './http/event-stream.ts';
 import type { PlanCatalog } from './domain/plans/catalog.ts';
 import type { PaymentProvider } from './domain/billing/provider.ts';
+import type { OwnerNotifier } from './domain/notifications/owner-mail.ts';
 
 /** What route plugins reach through `app.services`; built once by buildApp. */
 export interface Services {
@@ -33,6 +34,8 @@ export interface Services {
   mailer: Mailer;
   /** The plans offered (built in, or TESSERA_PLANS_FILE). */
   plans: PlanCatalog;
+  /** Mails owners about changes when their account's notifications are on. */
+  notifier: OwnerNotifier;
   /** Collects what invoices say is owed (docs/billing.md). */
   paymentProvider: PaymentProvider;
   /** Base address for links in emails, without a trailing slash. */

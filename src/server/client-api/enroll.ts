@@ -25,7 +25,7 @@ export async function enroll(
   context: ChangeContext,
   body: EnrollBody,
   client: { address: string | null; userAgent: string | null },
-): Promise<Enrolled> {
+): Promise<{ accountId: string; enrolled: Enrolled }> {
   const user = await findUserByEmail(database.db, body.email);
   const valid = await verifyPassword(user?.password_hash ?? null, body.password);
   if (!user || !valid) throw refusedEnrollment();
@@ -63,7 +63,7 @@ export async function enroll(
         target: { type: 'member', id: added.member.id },
         after: { clientSessionId: opened.sessionId, userAgent: client.userAgent },
       });
-      return { member: added.member, loginToken: added.firstToken.secret, tokens: opened.tokens };
+      return { accountId: enrolledIn, enrolled: { member: added.member, loginToken: added.firstToken.secret, tokens: opened.tokens } };
     })
     .catch(uniqueClash('memberEmail', 'already_used', 'Another team member already signs in with this email'));
 }

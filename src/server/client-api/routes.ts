@@ -157,8 +157,9 @@ export const clientRoutes: FastifyPluginAsyncZod = async (app) => {
     const counted = await throttle.check(keys);
     const client = { address: request.ip, userAgent: request.headers['user-agent'] ?? null };
     try {
-      const enrolled = await enroll(database, sealer, plans, clientSessions, changeContext(request, clock), body, client);
+      const { accountId, enrolled } = await enroll(database, sealer, plans, clientSessions, changeContext(request, clock), body, client);
       if (counted.has(keys[0]!.key)) await throttle.clear(keys[0]!.key);
+      void app.services.notifier.notify(accountId, { kind: 'member_added', memberName: enrolled.member.name, by: `A desktop installer signed in as ${body.email}` });
       reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
       return reply.code(201).send(enrolled);
     } catch (error) {
@@ -235,7 +236,12 @@ export const clientRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request, reply) => {
     const principal = requireClient(request);
-    const lease = await openLease(database, principal, plans.of(principal.planId).connectionAllowance, request.body.deviceId, clock.now(), leaseTtlMs);
+    const allowance = plans.of(principal.planId).connectionAllowance;
+    const lease = await openLease(database, principal, allowance, request.body.deviceId, clock.now(), leaseTtlMs).catch((error: unknown) => {
+      // a desktop refused for want of the account's allowance: owners hear of it (once a day)
+      if (error instanceof AppError && error.extensions.limit === 'account') void app.services.notifier.notify(principal.accountId, { kind: 'allowance_reached', allowance });
+      throw error;
+    });
     return reply.code(201).send(lease);
   });
 

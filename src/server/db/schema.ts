@@ -311,6 +311,12 @@ export interface UsageDailyTable {
   computed_at: Date;
 }
 
+export interface OwnerNoticesTable {
+  account_id: string;
+  kind: string;
+  sent_at: Date;
+}
+
 export interface DB {
   users: UsersTable;
   accounts: AccountsTable;
@@ -339,6 +345,7 @@ export interface DB {
   billing_details: BillingDetailsTable;
   invoices: InvoicesTable;
   usage_daily: UsageDailyTable;
+  owner_notices: OwnerNoticesTable;
 }
 
 /**

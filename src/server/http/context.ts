@@ -13,3 +13,9 @@ export function changeContext(request: FastifyRequest, clock: Clock): ChangeCont
     now: clock.now(),
   };
 }
+
+/** Who made a request's change, as a mail names them: the person, or the access key a program used. */
+export function actorName(request: FastifyRequest): string {
+  if (request.accessKey) return `The access key "${request.accessKey.name}"`;
+  return request.principal?.user.name ?? 'Tessera';
+}

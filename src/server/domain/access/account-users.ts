@@ -79,14 +79,16 @@ export async function setAccountUserRoles(database: Database, context: ChangeCon
 }
 
 /** Takes a person out of the account (never its last owner). Their own sign-in stays. */
-export async function removeAccountUser(database: Database, context: ChangeContext, accountId: string, userId: string): Promise<void> {
-  await database.inTenant(accountId, async (tx) => {
+/** Takes a user out of the account; answers the user as they were. */
+export async function removeAccountUser(database: Database, context: ChangeContext, accountId: string, userId: string): Promise<AccountUser> {
+  return database.inTenant(accountId, async (tx) => {
     const before = await findAccountUser(tx, accountId, userId);
     if (before.role === 'owner') await assertOwnerRemains(tx, accountId, userId);
     await tx.deleteFrom('selected_organizations').where('account_id', '=', accountId).where('user_id', '=', userId).execute();
     // role grants go with the membership (foreign key cascade)
     await tx.deleteFrom('memberships').where('account_id', '=', accountId).where('user_id', '=', userId).execute();
     await recordAccountChange(tx, context, { accountId, action: 'user.removed', target: { type: 'user', id: userId }, before });
+    return before;
   });
 }
 

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger } from 'fastify';
 import { z } from 'zod';
 import { AccountParams } from '../../../shared/contracts.ts';
 import {
@@ -21,7 +21,7 @@ import {
 import { requireUser } from '../../auth/access.ts';
 import { sendEmailLink, startPortalSession } from '../../auth/routes.ts';
 import type { ThrottleKey, ThrottleRule } from '../../auth/throttle.ts';
-import { changeContext } from '../../http/context.ts';
+import { actorName, changeContext } from '../../http/context.ts';
 import type { Services } from '../../services.ts';
 import { addAccountUser, listAccountUsers, removeAccountUser, setAccountUserRoles, transferOwnership } from './account-users.ts';
 import {
@@ -39,11 +39,6 @@ const noContent = { 204: z.null().describe('Done') };
 const ownersOnly = { access: { scope: 'account', role: 'owner' } } as const;
 /** The caller becomes a manager: that needs a person, not a key. */
 const ownersInPerson = { access: { scope: 'account', role: 'owner', people: true } } as const;
-
-/** Who invites, as the mail names them: the person, or the access key a program used. */
-function inviterName(request: FastifyRequest): string {
-  return request.accessKey ? `The access key "${request.accessKey.name}"` : requireUser(request).user.name;
-}
 
 /** Guessing invitation links is counted per client address, like every other guessable secret. */
 export const INVITATION_RULE: ThrottleRule = { limit: 20, windowMs: 15 * 60_000, blockMs: 60_000, maxBlockMs: 60 * 60_000 };
@@ -86,7 +81,11 @@ export const accessRoutes: FastifyPluginAsyncZod = async (app) => {
       body: AddUserBody,
       response: { 201: AccountUser },
     },
-  }, async (request, reply) => reply.code(201).send(await addAccountUser(database, changeContext(request, clock), request.params.accountId, request.body)));
+  }, async (request, reply) => {
+    const added = await addAccountUser(database, changeContext(request, clock), request.params.accountId, request.body);
+    void services.notifier.notify(request.params.accountId, { kind: 'user_added', userName: added.user.name, userEmail: added.user.email, by: actorName(request) });
+    return reply.code(201).send(added);
+  });
 
   app.put('/accounts/:accountId/users/:userId/roles', {
     config: ownersOnly,
@@ -110,8 +109,9 @@ export const accessRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: { tags, operationId: 'removeAccountUser', summary: 'Take a user out of the account (never its last owner); their sign-in stays for other accounts', params: UserParams, response: noContent },
   }, async (request, reply) => {
     const { accountId, userId } = request.params;
-    await removeAccountUser(database, changeContext(request, clock), accountId, userId);
+    const removed = await removeAccountUser(database, changeContext(request, clock), accountId, userId);
     await sessions.forgetEverywhere({ user: userId });
+    void services.notifier.notify(accountId, { kind: 'user_removed', userName: removed.user.name, userEmail: removed.user.email, by: actorName(request) });
     return reply.code(204).send(null);
   });
 
@@ -149,7 +149,7 @@ export const accessRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request, reply) => {
     const issued = await createInvitation(database, changeContext(request, clock), request.params.accountId, request.body, invitationTtlMs);
-    await mailInvitation(services, request.log, issued, inviterName(request));
+    await mailInvitation(services, request.log, issued, actorName(request));
     return reply.code(201).send(issued.invitation);
   });
 
@@ -159,7 +159,7 @@ export const accessRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request) => {
     const { accountId, invitationId } = request.params;
     const issued = await resendInvitation(database, changeContext(request, clock), accountId, invitationId, invitationTtlMs);
-    await mailInvitation(services, request.log, issued, inviterName(request));
+    await mailInvitation(services, request.log, issued, actorName(request));
     return issued.invitation;
   });
 
@@ -205,6 +205,7 @@ export const accessRoutes: FastifyPluginAsyncZod = async (app) => {
       startPortalSession(services, request, reply, tx, created.id),
     );
     await sessions.forgetEverywhere({ user: user.id });
+    void services.notifier.notify(row.account_id, { kind: 'user_added', userName: user.name, userEmail: user.email, by: 'An invitation' });
     return { accountId: row.account_id, user: { id: user.id, name: user.name, email: user.email }, ...(csrfToken ? { csrfToken } : {}) };
   });
 };

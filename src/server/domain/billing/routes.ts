@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { BillingDetails, BillingDetailsBody, BillingOverview, ChangePlanBody, InvoiceList, UsageHistory, UsageQuery } from '../../../shared/billing.ts';
 import { AccountParams } from '../../../shared/contracts.ts';
 import type { AccessRule } from '../../auth/access.ts';
-import { changeContext } from '../../http/context.ts';
+import { actorName, changeContext } from '../../http/context.ts';
 import { billingOverview, changePlan, listInvoices, saveBillingDetails } from './billing.ts';
 import { usageHistory } from './usage.ts';
 
@@ -13,7 +13,7 @@ const tags = ['Billing'];
 const billingOwners: AccessRule = { scope: 'account', role: 'owner', people: true };
 
 export const billingRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { database, clock, plans, paymentProvider, clientSessions } = app.services;
+  const { database, clock, plans, paymentProvider, clientSessions, notifier } = app.services;
 
   app.get('/accounts/:accountId/billing', {
     config: { access: billingOwners },
@@ -34,7 +34,10 @@ export const billingRoutes: FastifyPluginAsyncZod = async (app) => {
     const { accountId } = request.params;
     const change = await changePlan(database, plans, paymentProvider, changeContext(request, clock), accountId, request.body.planId);
     // desktop sessions carry the plan (its allowance) in every node's cache
-    if (change.previous.id !== change.plan.id) await clientSessions.forgetEverywhere({ account: accountId });
+    if (change.previous.id !== change.plan.id) {
+      await clientSessions.forgetEverywhere({ account: accountId });
+      void notifier.notify(accountId, { kind: 'plan_changed', from: change.previous, to: change.plan, by: actorName(request) });
+    }
     return billingOverview(database, plans, paymentProvider, accountId, clock.now());
   });
 

@@ -204,8 +204,9 @@ export async function updateMember(
 }
 
 /** Removes a member: its tokens stop working and its desktop sessions end on every node. */
-export async function removeMember(database: Database, clientSessions: ClientSessionStore, context: ChangeContext, accountId: string, memberId: string): Promise<void> {
-  await database.inTenant(accountId, async (tx) => {
+/** Removes a member with its tokens, sessions and connections; answers the member as it was. */
+export async function removeMember(database: Database, clientSessions: ClientSessionStore, context: ChangeContext, accountId: string, memberId: string): Promise<TeamMember> {
+  const removed = await database.inTenant(accountId, async (tx) => {
     const before = await lockMember(tx, accountId, memberId);
     await closeLeasesOf(tx, accountId, { memberId }, context.now, 'member_removed');
     // tokens, sessions and their access tokens go with the member (ON DELETE CASCADE)
@@ -216,8 +217,10 @@ export async function removeMember(database: Database, clientSessions: ClientSes
       target: { type: 'member', id: memberId },
       before: audited(toTeamMember(before, 0)),
     });
+    return toTeamMember(before, 0);
   });
   await clientSessions.forgetEverywhere({ member: memberId });
+  return removed;
 }
 
 /**

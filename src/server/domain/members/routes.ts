@@ -15,7 +15,7 @@ import {
   TokenParams,
   UpdateTeamMemberBody,
 } from '../../../shared/team.ts';
-import { changeContext } from '../../http/context.ts';
+import { actorName, changeContext } from '../../http/context.ts';
 import { createLoginToken, listLoginTokens, revealLoginToken, revokeLoginToken } from './login-tokens.ts';
 import { addMember, removeMember, removeMemberCredentials, setMemberCredentials, teamOverview, updateMember } from './members.ts';
 
@@ -23,7 +23,7 @@ const tags = ['Team members'];
 const noContent = { 204: z.null().describe('Done') };
 
 export const memberRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { database, clock, sealer, clientSessions, plans } = app.services;
+  const { database, clock, sealer, clientSessions, plans, notifier } = app.services;
 
   app.get('/accounts/:accountId/members', {
     config: { access: { scope: 'account', role: 'viewer' } },
@@ -44,6 +44,7 @@ export const memberRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request, reply) => {
     const added = await addMember(database, sealer, plans, changeContext(request, clock), request.params.accountId, request.body);
+    void notifier.notify(request.params.accountId, { kind: 'member_added', memberName: added.member.name, by: actorName(request) });
     return reply.code(201).send(added);
   });
 
@@ -58,7 +59,8 @@ export const memberRoutes: FastifyPluginAsyncZod = async (app) => {
     config: { access: { scope: 'account', role: 'manager' } },
     schema: { tags, operationId: 'removeTeamMember', summary: 'Remove a member: its tokens stop working and its desktop sessions end', params: MemberParams, response: noContent },
   }, async (request, reply) => {
-    await removeMember(database, clientSessions, changeContext(request, clock), request.params.accountId, request.params.memberId);
+    const removed = await removeMember(database, clientSessions, changeContext(request, clock), request.params.accountId, request.params.memberId);
+    void notifier.notify(request.params.accountId, { kind: 'member_removed', memberName: removed.name, by: actorName(request) });
     return reply.code(204).send(null);
   });
 
