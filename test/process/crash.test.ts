@@ -7,7 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { openDatabase } from '../../src/server/db/database.ts';
 import { checkOverHttp, checkOverSql, type Findings, type Query } from '../support/crash-checks.ts';
-import { isSetUp, newLedger, runWriter, seededRandom, WRITE_KINDS, type Ledger } from '../support/crash-load.ts';
+import { isSetUp, newLedger, runWriter, WRITE_KINDS, type Ledger } from '../support/crash-load.ts';
+import { seededRandom } from '../support/lease-record.ts';
 import { BACKENDS, createServerDatabase, type Backend } from '../support/databases.ts';
 import { killAllServers, makeTempDir, startServerProcess, type ServerProcess, type ServerProcessOptions } from '../support/server-process.ts';
 

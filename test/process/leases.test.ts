@@ -9,7 +9,7 @@ import { openDatabase } from '../../src/server/db/database.ts';
 import { PLANS } from '../../src/server/domain/plans/catalog.ts';
 import type { Lease } from '../../src/shared/connections.ts';
 import { createServerDatabase } from '../support/databases.ts';
-import { between, highestPeak, LEASE_QUERY, leaseKeys, prng, recordIntervals, sweep, type LeaseRow, type SweepResult } from '../support/lease-record.ts';
+import { between, highestPeak, holdPlan, LEASE_QUERY, leaseKeys, seededRandom, recordIntervals, sweep, type LeaseRow, type SweepResult } from '../support/lease-record.ts';
 import { killAllServers, makeTempDir, mapLimit, startServerProcess, type ServerProcess } from '../support/server-process.ts';
 
 /**
@@ -53,9 +53,7 @@ const SEED = process.env.TESSERA_LEASE_SEED ? Number(process.env.TESSERA_LEASE_S
 /** Client behaviour. */
 /** Every this many-th lease opened (over all clients) is abandoned; each holds its rows a whole TTL. */
 const ABANDON_EVERY = 40;
-const P_SHORT = 0.885; // held 20–150 ms, not renewed
-const P_MEDIUM = 0.1; // held 0.25–1 s, renewed once or twice along the way
-// the rest: held until 0–250 ms before the lease would expire, renewed then, held a moment more
+// how long a lease is held and when it is renewed: holdPlan in test/support/lease-record.ts
 /**
  * After a refusal for the account or the member, a client tries again after a pause that doubles
  * with each such refusal in a row (with jitter); a busy device it swaps for another at once.
@@ -185,7 +183,7 @@ async function runScenario(scenario: Scenario) {
     await desktop.signInWithLoginToken(loginToken);
     const listed = await desktop.devices({ limit: 200 });
     assert.deepEqual(new Set(listed.items.map((d) => d.id)), new Set(deviceIds));
-    return { index: i, node, member: i % members.length, desktop, rng: prng(SEED + Math.imul(i + 1, 0x9e3779b9)) };
+    return { index: i, node, member: i % members.length, desktop, rng: seededRandom(SEED + Math.imul(i + 1, 0x9e3779b9)) };
   });
 
   /** A 409's limit, a 404 as 'gone', anything else is unexpected (and rethrown). */
@@ -240,24 +238,7 @@ async function runScenario(scenario: Scenario) {
       stats.opensByNode[client.node]! += 1;
 
       // how long, and when it renews
-      const kind = rng();
-      const now = Date.now();
-      let holdUntil: number;
-      let renewAt: number[];
-      const edge = kind >= P_SHORT + P_MEDIUM;
-      if (kind < P_SHORT) {
-        holdUntil = now + between(rng, 20, 150);
-        renewAt = [];
-      } else if (kind < P_SHORT + P_MEDIUM) {
-        holdUntil = now + between(rng, 250, 1000);
-        renewAt = Array.from({ length: 1 + Math.floor(rng() * 2) }, () => between(rng, now, holdUntil)).sort((a, b) => a - b);
-      } else {
-        // at the edge: renewed only just before it would expire (the answer may come after)
-        const at = held.until - between(rng, 0, 250);
-        holdUntil = at + between(rng, 20, 150);
-        renewAt = [at];
-      }
-      holdUntil = Math.min(holdUntil, deadline);
+      const { holdUntil, renewAt, edge } = holdPlan(rng, Date.now(), held.until, deadline);
       for (const at of renewAt) {
         if (at >= holdUntil) break;
         await sleep(Math.max(0, at - Date.now()));

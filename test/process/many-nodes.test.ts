@@ -8,7 +8,7 @@ import { PLANS } from '../../src/server/domain/plans/catalog.ts';
 import type { Lease } from '../../src/shared/connections.ts';
 import type { PresenceState, PresenceStreamEvent } from '../../src/shared/presence.ts';
 import { createServerDatabase } from '../support/databases.ts';
-import { between, highestPeak, LEASE_QUERY, leaseKeys, prng, recordEnd, recordIntervals, sweep, type Interval, type LeaseRow, type SweepResult } from '../support/lease-record.ts';
+import { between, highestPeak, holdPlan, type Interval, LEASE_QUERY, leaseKeys, type LeaseRow, recordEnd, recordIntervals, seededRandom, sweep, type SweepResult } from '../support/lease-record.ts';
 import { assertMigratedOnce, fetchFrom, query, signInPortal, startNodesTogether, type PortalSession } from '../support/nodes.ts';
 import { killAllServers, mapLimit, type ServerProcess } from '../support/server-process.ts';
 
@@ -87,10 +87,8 @@ const KILL_WAIT_MS = 2000;
 /** The client that turns a member's presence does so this often (ms). */
 const TURN_EVERY_MS = { least: 700, most: 1500 };
 
-/** Lease behaviour, as in test/process/leases.test.ts: mostly short holds, some renewed, a few at the edge of expiry. */
+/** Lease behaviour, as in test/process/leases.test.ts (holdPlan): mostly short holds, some renewed, a few at the edge of expiry. */
 const ABANDON_EVERY = 40;
-const P_SHORT = 0.885;
-const P_MEDIUM = 0.1;
 const REFUSED_PAUSE_MS = { first: 200, most: 3000, device: 50 };
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -209,7 +207,7 @@ class NodeGone extends Error {
 }
 
 test(`many nodes: ${NODES} server processes, ${CLIENTS} desktop clients, ${DURATION_S} s, one node killed`, async (t) => {
-  const rng = prng(SEED);
+  const rng = seededRandom(SEED);
   const stats = {
     opens: 0,
     closes: 0,
@@ -320,8 +318,8 @@ test(`many nodes: ${NODES} server processes, ${CLIENTS} desktop clients, ${DURAT
     await desktop.signInWithLoginToken(loginToken);
     return {
       index: i, account, member, turner, startNode: node, node, desktop, fetch: clientFetch,
-      rng: prng(SEED + Math.imul(i + 1, 0x9e3779b9)),
-      beatRng: prng(SEED + Math.imul(i + 1, 0x85ebca6b)),
+      rng: seededRandom(SEED + Math.imul(i + 1, 0x9e3779b9)),
+      beatRng: seededRandom(SEED + Math.imul(i + 1, 0x85ebca6b)),
       heartbeatMs: 0, failingOver: null, failedOverAt: null, answeredAfterFailover: 0, stopped: false,
     };
   });
@@ -476,23 +474,7 @@ test(`many nodes: ${NODES} server processes, ${CLIENTS} desktop clients, ${DURAT
   /** Holds a lease a while, renewing as planned, then closes or abandons it; answers how it ended. */
   async function hold(c: SimClient, held: HeldLease, abandon: boolean): Promise<Outcome> {
     const { rng } = c;
-    const kind = rng();
-    const now = Date.now();
-    let holdUntil: number;
-    let renewAt: number[];
-    if (kind < P_SHORT) {
-      holdUntil = now + between(rng, 20, 150);
-      renewAt = [];
-    } else if (kind < P_SHORT + P_MEDIUM) {
-      holdUntil = now + between(rng, 250, 1000);
-      renewAt = Array.from({ length: 1 + Math.floor(rng() * 2) }, () => between(rng, now, holdUntil)).sort((a, b) => a - b);
-    } else {
-      // at the edge: renewed only just before it would expire (the answer may come after)
-      const at = held.until - between(rng, 0, 250);
-      holdUntil = at + between(rng, 20, 150);
-      renewAt = [at];
-    }
-    holdUntil = Math.min(holdUntil, deadline);
+    const { holdUntil, renewAt } = holdPlan(rng, Date.now(), held.until, deadline);
     for (const at of renewAt) {
       if (at >= holdUntil) break;
       await sleep(Math.max(0, at - Date.now()));

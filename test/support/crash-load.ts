@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { seededRandom } from './lease-record.ts';
 import { TesseraDesktopClient, TesseraOAuthError } from '../../src/client/desktop.ts';
 import { TesseraClient, TesseraError } from '../../src/client/sdk.ts';
 import type { TokenResponse } from '../../src/shared/client-api.ts';
@@ -24,17 +25,6 @@ const MAX_LIVE_TOKENS_PER_MEMBER = 3;
 const MAX_LIVE_SESSIONS = 4;
 const MAX_PENDING_INVITATIONS = 4;
 
-/** mulberry32: a small seeded generator, so a failing run's choices and kill moments can be replayed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A change sent and answered 2xx ('acked'), or sent with no answer before the server died ('sent'). */
 export type Sent = 'sent' | 'acked';

@@ -9,8 +9,8 @@
  * since the servers run on this machine's clock and the two timelines are one.
  */
 
-/** mulberry32: small, fast, good enough to pick devices and pauses; seeded, so a run can be replayed. */
-export function prng(seed: number): () => number {
+/** mulberry32: small, fast, good enough to pick devices, pauses and kill moments; seeded, so a run can be replayed. */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -22,6 +22,31 @@ export function prng(seed: number): () => number {
 }
 
 export const between = (rng: () => number, low: number, high: number) => low + rng() * (high - low);
+
+/**
+ * How a desktop client holds a lease in the load suites: mostly short holds (20–150 ms, not
+ * renewed), some longer (0.25–1 s, renewed once or twice along the way), the rest at the edge of
+ * expiry (renewed only 0–250 ms before the lease would expire, the answer perhaps after it, then
+ * held a moment more). `expiresAt` is the lease's expiry; nothing is held past `deadline`.
+ */
+export const HOLD_SHARES = { short: 0.885, medium: 0.1 };
+export function holdPlan(rng: () => number, now: number, expiresAt: number, deadline: number): { holdUntil: number; renewAt: number[]; edge: boolean } {
+  const kind = rng();
+  let holdUntil: number;
+  let renewAt: number[];
+  if (kind < HOLD_SHARES.short) {
+    holdUntil = now + between(rng, 20, 150);
+    renewAt = [];
+  } else if (kind < HOLD_SHARES.short + HOLD_SHARES.medium) {
+    holdUntil = now + between(rng, 250, 1000);
+    renewAt = Array.from({ length: 1 + Math.floor(rng() * 2) }, () => between(rng, now, holdUntil)).sort((a, b) => a - b);
+  } else {
+    const at = expiresAt - between(rng, 0, 250);
+    holdUntil = at + between(rng, 20, 150);
+    renewAt = [at];
+  }
+  return { holdUntil: Math.min(holdUntil, deadline), renewAt, edge: kind >= HOLD_SHARES.short + HOLD_SHARES.medium };
+}
 
 /** A row of `connection_leases` as LEASE_QUERY reads it. */
 export interface LeaseRow {
