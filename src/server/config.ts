@@ -44,6 +44,8 @@ const ConfigSchema = z.object({
   plansFile: z.string().min(1).optional(),
   /** Minutes between runs of the periodic work (usage roll-up, audit retention); 0 turns it off. */
   housekeepingMinutes: z.coerce.number().min(0).max(1440).default(60),
+  /** The embedded database's buffer pool (shared_buffers); more trades memory for fewer file reads. */
+  pgliteSharedBuffers: z.string().regex(/^\d+(kB|MB|GB)$/, 'must be a size such as 32MB').optional(),
   /** Audit events older than this are deleted (hourly); 0 keeps them forever. */
   auditRetentionDays: z.coerce.number().int().min(0).max(36500).default(365),
   bodyLimitBytes: z.coerce.number().int().positive().default(64 * 1024),
@@ -92,6 +94,7 @@ const ENV_NAMES: Record<keyof ConfigInput, string> = {
   leaseTtlSeconds: 'TESSERA_LEASE_TTL_SECONDS',
   plansFile: 'TESSERA_PLANS_FILE',
   auditRetentionDays: 'TESSERA_AUDIT_RETENTION_DAYS',
+  pgliteSharedBuffers: 'TESSERA_PGLITE_SHARED_BUFFERS',
   housekeepingMinutes: 'TESSERA_HOUSEKEEPING_MINUTES',
   bodyLimitBytes: 'TESSERA_BODY_LIMIT_BYTES',
   shutdownGraceMs: 'TESSERA_SHUTDOWN_GRACE_MS',

@@ -15,7 +15,7 @@ export interface RunningServer {
 
 /** Opens the database, applies migrations, builds the app and listens. */
 export async function startServer(config: Config): Promise<RunningServer> {
-  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, sharedBuffers: config.pgliteSharedBuffers });
   try {
     await migrate(database);
     const secret = loadServerSecret(config.secret, config.dataDir);

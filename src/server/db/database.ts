@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
@@ -39,6 +40,8 @@ export interface DatabaseOptions {
   /** PGlite data directory; 'memory://' keeps it in memory (tests). */
   dataDir: string;
   poolSize?: number;
+  /** PGlite's shared_buffers (PostgreSQL's units, e.g. 64MB); PGLITE_SHARED_BUFFERS when absent. */
+  sharedBuffers?: string | undefined;
 }
 
 function tenantScope(accountId: string) {
@@ -59,12 +62,28 @@ function helpers(db: Kysely<DB>) {
   };
 }
 
-async function openPGlite(dataDir: string): Promise<Database> {
+/**
+ * PGlite's buffer pool. PostgreSQL's default (128MB) lives in the process's WebAssembly memory and
+ * is most of an idle embedded server's footprint; 32MB takes the idle RSS of `npm start` from
+ * about 480MB to under 400MB. Pages it misses come from the operating system's file cache.
+ */
+export const PGLITE_SHARED_BUFFERS = '32MB';
+
+async function openPGlite(dataDir: string, sharedBuffers: string): Promise<Database> {
   const inMemory = dataDir.startsWith('memory://');
   const lock: DataDirLock | null = inMemory ? null : lockDataDir(dataDir);
   let pglite: PGlite;
   try {
-    pglite = await PGlite.create(inMemory ? dataDir : `${dataDir}/pgdata`);
+    const path = inMemory ? dataDir : `${dataDir}/pgdata`;
+    const options = { startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${sharedBuffers}`] };
+    const created = !inMemory && !fs.existsSync(`${path}/PG_VERSION`);
+    pglite = await PGlite.create(path, options);
+    if (created) {
+      // The first start runs initdb in this process, whose memory stays with the instance (about
+      // 250MB more idle RSS): open the new directory again and let that instance go.
+      await pglite.close();
+      pglite = await PGlite.create(path, options);
+    }
   } catch (error) {
     lock?.release();
     throw error;
@@ -193,5 +212,5 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   return options.url
     ? openPostgres(options.url, options.poolSize ?? 10)
-    : openPGlite(options.dataDir);
+    : openPGlite(options.dataDir, options.sharedBuffers ?? PGLITE_SHARED_BUFFERS);
 }
