@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { AuditEvent, AuditEventPage, AuditFilter } from '../../../shared/audit.ts';
 import type { Database, Tx } from '../../db/database.ts';
 import type { ActorType } from '../../db/schema.ts';
@@ -49,11 +49,24 @@ function toAuditEvent(row: AuditRow): AuditEvent {
   return event;
 }
 
-/** Up to `limit` events of the account matching `filter`, strictly older than `after`. */
-export async function readAuditEvents(tx: Tx, accountId: string, filter: AuditFilter, after: AuditPosition | null, limit: number): Promise<AuditEvent[]> {
-  let query = tx
+/** The search's conditions on `e` (audit_events), for one action of the filter at most. */
+function conditions(accountId: string, filter: AuditFilter, after: AuditPosition | null, action: string | undefined): RawBuilder<boolean> {
+  const parts: RawBuilder<unknown>[] = [sql`e.account_id = ${accountId}`];
+  if (filter.actorType) parts.push(sql`e.actor_type = ${filter.actorType}`);
+  if (filter.actorId) parts.push(sql`e.actor_id = ${filter.actorId}::uuid`);
+  if (action) parts.push(sql`e.action = ${action}`);
+  if (filter.targetType) parts.push(sql`e.target_type = ${filter.targetType}`);
+  if (filter.targetId) parts.push(sql`e.target_id = ${filter.targetId}`);
+  if (filter.from) parts.push(sql`e.occurred_at >= ${new Date(filter.from)}`);
+  if (filter.to) parts.push(sql`e.occurred_at < ${new Date(filter.to)}`);
+  if (after) parts.push(sql`(e.occurred_at, e.id) < (${after.occurredAt}, ${after.id}::uuid)`);
+  return sql<boolean>`${sql.join(parts, sql` and `)}`;
+}
+
+/** Events with the actor's name as it is now; a person is global, a member or a key lives in the account. */
+function eventsWithActors(tx: Tx) {
+  return tx
     .selectFrom('audit_events as e')
-    // The actor's name as it is now; a person is global, a member or a key lives in the account.
     .leftJoin('users as u', (join) => join.onRef('u.id', '=', 'e.actor_id').on('e.actor_type', '=', 'user'))
     .leftJoin('team_members as m', (join) => join.onRef('m.account_id', '=', 'e.account_id').onRef('m.id', '=', 'e.actor_id').on('e.actor_type', '=', 'member'))
     .leftJoin('access_keys as k', (join) => join.onRef('k.account_id', '=', 'e.account_id').onRef('k.id', '=', 'e.actor_id').on('e.actor_type', '=', 'access_key'))
@@ -71,20 +84,42 @@ export async function readAuditEvents(tx: Tx, accountId: string, filter: AuditFi
       'e.client_address',
       'e.user_agent',
       'e.request_id',
-    ])
-    .where('e.account_id', '=', accountId);
-  if (filter.actorType) query = query.where('e.actor_type', '=', filter.actorType);
-  if (filter.actorId) query = query.where('e.actor_id', '=', filter.actorId);
-  if (filter.action) {
-    const actions = filter.action;
-    query = actions.length === 1 ? query.where('e.action', '=', actions[0]!) : query.where('e.action', 'in', actions);
+    ]);
+}
+
+/**
+ * Up to `limit` events of the account matching `filter`, strictly older than `after`, newest
+ * first. Several actions (`member.*`) are read as one ordered range of the action index per
+ * action, each cut at `limit`, then merged (LATERAL over the actions): with `action IN (…)`
+ * PostgreSQL cannot read that index in order and walks the log by time instead, the slower the
+ * rarer the actions. The names and details are then read for the page's events alone.
+ */
+export async function readAuditEvents(tx: Tx, accountId: string, filter: AuditFilter, after: AuditPosition | null, limit: number): Promise<AuditEvent[]> {
+  const actions = filter.action ?? [];
+  if (actions.length <= 1) {
+    const rows = (await eventsWithActors(tx)
+      .where(conditions(accountId, filter, after, actions[0]))
+      .orderBy('e.occurred_at', 'desc')
+      .orderBy('e.id', 'desc')
+      .limit(limit)
+      .execute()) as AuditRow[];
+    return rows.map(toAuditEvent);
   }
-  if (filter.targetType) query = query.where('e.target_type', '=', filter.targetType);
-  if (filter.targetId) query = query.where('e.target_id', '=', filter.targetId);
-  if (filter.from) query = query.where('e.occurred_at', '>=', new Date(filter.from));
-  if (filter.to) query = query.where('e.occurred_at', '<', new Date(filter.to));
-  if (after) query = query.where(sql<boolean>`(e.occurred_at, e.id) < (${after.occurredAt}, ${after.id}::uuid)`);
-  const rows = (await query.orderBy('e.occurred_at', 'desc').orderBy('e.id', 'desc').limit(limit).execute()) as AuditRow[];
+  const { rows: keys } = await sql<{ id: string }>`
+    select k.id from unnest(${actions}::text[]) as a(action)
+    cross join lateral (
+      select e.id, e.occurred_at from audit_events e
+      where ${conditions(accountId, { ...filter, action: undefined }, after, undefined)} and e.action = a.action
+      order by e.occurred_at desc, e.id desc limit ${limit}
+    ) k
+    order by k.occurred_at desc, k.id desc limit ${limit}`.execute(tx);
+  if (keys.length === 0) return [];
+  const rows = (await eventsWithActors(tx)
+    .where('e.account_id', '=', accountId)
+    .where('e.id', 'in', keys.map((k) => k.id))
+    .orderBy('e.occurred_at', 'desc')
+    .orderBy('e.id', 'desc')
+    .execute()) as AuditRow[];
   return rows.map(toAuditEvent);
 }
 
