@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { AuditExportResult } from './audit.ts';
 import type { Argon2Reference } from './argon2.ts';
 import type { CliStart } from './cli.ts';
 import type { PropagationResult } from './client-api.ts';
@@ -42,6 +43,24 @@ export interface BackendRun {
   heartbeats?: string;
   /** PostgreSQL only: presence changes heartbeated to this server, seen on a second node's stream. */
   presence?: PresenceFanoutResult;
+  /** The audit log fixture and its exports, when audit-search or audit-export ran. */
+  audit?: AuditRun;
+}
+
+/** The audit log of audit-search and audit-export: its size, how long it took to write, the exports. */
+export interface AuditRun {
+  /** Events of the bench account: written with SQL, and those it held already. */
+  seeded: number;
+  existing: number;
+  /** Accounts holding audit events (the bench account and the others, eventsPerOtherAccount each). */
+  accounts: number;
+  eventsPerOtherAccount: number;
+  seedMs: number;
+  /** The far page of the search, and its walk. */
+  page?: { page: number; walkMs: number; meanPageMs: number };
+  /** Events each search row matches, by row name. */
+  matching: Record<string, number>;
+  exports: AuditExportResult[];
 }
 
 /** Names of the rows of the lease and device-list scenarios that ran. */
@@ -53,6 +72,8 @@ export interface DataScenarios {
   referenceSpread?: string;
   pageFirst?: string;
   pageFar?: string;
+  /** The rows of audit-search, in order. */
+  auditSearch?: string[];
 }
 
 export interface BenchRun {
@@ -62,7 +83,20 @@ export interface BenchRun {
     warmupS: number;
     connections: Record<string, number>;
     /** Sizes of the lease and device-list scenarios. */
-    data?: { leaseConnections: number; listConnections: number; spreadAccounts: number; grownAccounts: number; leasesPerAccount: number; devices: number; devicePage: number; durationS: number; warmupS: number };
+    data?: {
+      leaseConnections: number;
+      listConnections: number;
+      spreadAccounts: number;
+      grownAccounts: number;
+      leasesPerAccount: number;
+      devices: number;
+      devicePage: number;
+      durationS: number;
+      warmupS: number;
+      /** Events of the bench account's audit log, by backend, and the far page of its search (absent from runs before audit-search). */
+      auditEvents?: Record<Backend, number>;
+      auditPage?: number;
+    };
     /** Sizes of the presence scenarios: team members (so many an account), fan-out background rate and changes timed. */
     presence?: { members: number; membersPerAccount: number; rate: number; changes: number };
   };
@@ -96,6 +130,8 @@ export const SCENARIO = {
   devicesOwnerKey: 'GET …/organizations/:o/devices, owner access key',
   enroll: 'POST /client/v1/enroll',
   heartbeats: (members: number) => `POST /client/v1/presence, ${count(members)} members`,
+  auditSearch: (shape: string) => `GET …/audit-events?limit=50, ${shape}`,
+  auditExport: (format: string, events: number) => `GET …/audit-events/export?format=${format}, ${count(events)} events`,
 } as const;
 
 /** Keys in BackendRun.ratios for the lease and device-list scenarios. */
@@ -119,6 +155,10 @@ export const LEASE_REFERENCE_AIM = 1.0;
 export const LEASE_GROWTH_AIM = 1.3;
 /** A far page of the device list should cost at most this factor of page 1 (p50). */
 export const DEVICE_PAGE_AIM = 1.2;
+/** Every page of the audit log's search, whatever the filter, should answer within this (p99, ms). */
+export const AUDIT_SEARCH_AIM_MS = 50;
+/** An export of the whole audit log should grow the server's RSS by less than this (MB, 10⁶ bytes). */
+export const AUDIT_EXPORT_RSS_AIM_MB = 50;
 
 /** GET /client/v1/me should reach this share of /healthz (a cached access token, one query). */
 export const CLIENT_ME_AIM = 0.7;
@@ -210,6 +250,26 @@ function presenceRow(b: BackendRun): string[][] {
   ];
 }
 
+const mb = (bytes: number) => (Number.isFinite(bytes) ? `${bytes >= 0 ? '+' : '−'}${(Math.abs(bytes) / 1e6).toFixed(1)} MB` : '—');
+
+/** The exports of audit-export: events/s in the rate column, RSS growth and wall time in the ratio cell. */
+function auditExportRows(b: BackendRun): string[][] {
+  return (b.audit?.exports ?? []).map((e) => [
+    b.backend,
+    e.scenario,
+    '1',
+    `${rate(e.eventsPerSec)} events`,
+    `RSS ${mb(e.rss.growth)} (aim < ${AUDIT_EXPORT_RSS_AIM_MB} MB); ${seconds(e.wallMs)}, ${(e.bytes / 1e6).toFixed(0)} MB`,
+    '—',
+    '—',
+    String(e.problems.length),
+    mib(e.rss.before),
+    mib(e.rss.peak),
+    mib(e.rss.after),
+    cores(e.cpu),
+  ]);
+}
+
 function rows(run: BenchRun): string[][] {
   return run.backends.flatMap((b) => [
     ...b.scenarios.map((r) => [
@@ -228,6 +288,7 @@ function rows(run: BenchRun): string[][] {
     ]),
     ...propagationRow(b),
     ...presenceRow(b),
+    ...auditExportRows(b),
   ]);
 }
 
@@ -255,6 +316,7 @@ function describeLoad(run: BenchRun): string {
     accessLoad(run) +
     leaseLoad(run) +
     presenceLoad(run) +
+    auditLoad(run) +
     `The server runs as a child process; generator, server (and PostgreSQL) share the same ` +
     `${run.machine.cores} cores, so absolute figures understate a dedicated server. ` +
     `CPU columns: average cores used during the run by the server process, PostgreSQL's processes, the ` +
@@ -286,7 +348,7 @@ const c = (run: BenchRun) => run.settings.connections;
 
 function leaseLoad(run: BenchRun): string {
   const d = run.settings.data;
-  if (!d || !run.backends.some((b) => b.data && Object.keys(b.data).length)) return '';
+  if (!d || !run.backends.some((b) => b.data && Object.keys(b.data).some((key) => key !== 'auditSearch'))) return '';
   const timing = d.durationS !== run.settings.durationS || d.warmupS !== run.settings.warmupS ? `The lease, reference and device-list scenarios run ${d.durationS} s after a ${d.warmupS} s warm-up. ` : '';
   return (
     timing +
@@ -325,6 +387,30 @@ function presenceLoad(run: BenchRun): string {
       `(paced, 16 keep-alive connections; one round over every member before timing) while one member of that account flips between ` +
       `online and away ${count(p.changes)} times; p50/p99 are from sending that heartbeat to node A to reading the matching event on node B, ` +
       `req/s is the background rate reached, CPU srv is both nodes together. `;
+  }
+  return text;
+}
+
+function auditLoad(run: BenchRun): string {
+  const searched = run.backends.filter((b) => b.data?.auditSearch?.length);
+  const exported = run.backends.filter((b) => b.audit?.exports.length);
+  if (!searched.length && !exported.length) return '';
+  const logs = run.backends.filter((b) => b.audit);
+  const sizes = logs.map((b) => `${count(b.audit!.seeded)} events on ${b.backend}`).join(', ');
+  const first = logs[0]!.audit!;
+  let text =
+    `Audit log: one account's log grown with SQL over a year by ${sizes} (plus the events the bench had written to it through the API), ` +
+    `among ${count(first.accounts)} accounts with audit events (the others ${count(first.eventsPerOtherAccount)} each); `;
+  if (searched.length) {
+    text +=
+      `the search read by its owner's session cookie, each query shape a row of its own, ${run.settings.data?.listConnections ?? 10} connections (autocannon), ` +
+      `${run.settings.data?.durationS ?? run.settings.durationS} s after a ${run.settings.data?.warmupS ?? run.settings.warmupS} s warm-up, ` +
+      `50 events a page; the far page's cursor found by walking the unfiltered log once. `;
+  }
+  if (exported.length) {
+    text +=
+      `Exports: the whole log once as JSON Lines, then once as CSV, by one client reading the stream to the end and counting lines; events/s over ` +
+      `the client's wall time, RSS of the server sampled every 100 ms (and its VmHWM, reset before) against its RSS just before the request. `;
   }
   return text;
 }
@@ -478,13 +564,30 @@ written with SQL, each a desktop client signed in:
   (\`GET /client/v1/presence/stream\`) while the first takes 1,000 heartbeats/s and a member of
   that account flips between online and away: from the heartbeat to the event on the other node.
 
+And the audit log (\`GET /api/v1/accounts/:a/audit-events\` and its export): the bench account's
+log grown with SQL by 1,000,000 events over 360 days on PostgreSQL, and by 200,000 on PGlite (a
+million there takes one to two minutes to write, with half a gigabyte in the harness, then a
+restart of the server, and about a minute for each export; \`--pglite-audit-events=1000000\` runs
+it), among 1,000 accounts with audit events (100 each for the other 999):
+
+- **audit-search**: one page of 50 events, newest first, read with the owner's session cookie,
+  each query shape a row of its own: page 1 with no filter, one action (\`member.updated\`), a
+  group of actions (\`member.*\`), one actor (the owner), one target (a device, by \`targetId\`
+  alone, as the portal asks), one day (\`from\`/\`to\`), and page 1,000 (its cursor found by
+  walking the log once);
+- **audit-export**: the whole log once as JSON Lines and once as CSV
+  (\`…/audit-events/export?format=\`), one client reading the stream to the end, while the
+  server's memory is watched.
+
 \`\`\`sh
 npm run bench              # 10 s per scenario after a 2 s warm-up; rewrites the results below
 npm run bench -- --quick   # 3 s per scenario (the data-heavy ones 2 s, on 10,000 accounts,
-                           # 20,000 devices, page 200 and 1,000 presence members): about three minutes
+                           # 20,000 devices, page 200, 1,000 presence members, 100,000 audit
+                           # events (PGlite 50,000) and the audit search's page 200)
 npm run bench -- --help    # --duration, --connections, --backends, --scenarios, --revocations, --no-write,
                            # --lease-connections, --spread-accounts, --grown-accounts, --devices, --device-page,
                            # --presence-members, --presence-rate, --presence-changes,
+                           # --audit-events, --pglite-audit-events, --audit-page,
                            # --profile (V8 CPU profiles of the server, summarized per scenario),
                            # --wait-quiet (wait for other processes to leave the CPU first)
 \`\`\`
@@ -596,6 +699,35 @@ database share the cores with the server. The ratios, measured in the same run, 
   write, its \`NOTIFY\` committed with it, node B's listener, its hub, the SSE write and the
   harness's read). The aim is p99 ≤ 250 ms at 1,000 heartbeats/s; the row's req/s is the
   background rate reached, its CPU "srv" both nodes together.
+- **Audit log search** (\`GET …/audit-events?limit=50, …\`): the aim is p99 ≤ 50 ms for every
+  shape: a filter should read an index range in the search's order (newest first), however many
+  events the account holds and however few match. The Ratio cell gives the events of the account
+  the filter matches. The log is what a year of a busy account looks like: desktop sessions and
+  closed connections most of it, changes to members, devices and login tokens next, changes to the
+  account itself rarest; 300 actors (60 people, the owner among them and behind a fifth of the
+  people's changes; 200 team members; 40 access keys; the system closing connections), of whom
+  the 60 people (30 still in the account), 10 members and 10 keys exist (the search joins their
+  names; the others show as removed); targets from 50 groups to a million connections; each
+  event with its before and after, address, user agent and request id; timestamps at an even pace
+  over 360 days (inside the default retention of 365 days, which a server enforces as it starts)
+  with millisecond precision, as the server writes them. Every event is written with
+  \`generate_series\` (the account's in statements of 100,000, in time order), then the table is
+  vacuumed and analyzed, as autovacuum would have left it. The time to write it is in the line
+  below the table, with the walk to the far page (one page at a time, each checked to be full and
+  older than the one before). On PGlite every query waits its turn on the one connection, so
+  with 10 connections in flight p50 is about ten times a query's own time, and p99 mostly queueing.
+- **Audit log export**: events/s is the events read ÷ the client's wall time (request sent → last
+  byte), one export at a time on one connection; the server reads 1,000 events a query, each in a
+  transaction of its own, and writes them as they come. The answer must hold every event of the
+  account (lines counted; the CSV's header aside), else the run fails. The Ratio cell gives the
+  growth of the server's RSS (its peak while streaming, sampled every 100 ms and from VmHWM, minus
+  its RSS just before the request), with the aim < 50 MB: the export should hold a batch or two,
+  however long the log; and the wall time and the size of the answer. The growth depends on what
+  the server did before: a server fresh from its start grows its heap to a working size during the
+  first export, one that has just served the search's load has done so already (in a full run the
+  exports come after every other scenario). The line below the table tells the two apart: the RSS
+  while the first tenth of the events was read, and the growth over the other nine tenths, which
+  streaming keeps near zero.
 - **RSS** is the server process's resident memory: before the scenario's warm-up, the peak
   while loaded (VmHWM, reset before each scenario), and right after.
 - **CPU srv/db/gen/other** is the average number of cores the server process, PostgreSQL, the

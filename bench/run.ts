@@ -12,11 +12,12 @@ import { openDatabase, type Database } from '../src/server/db/database.ts';
 import { DEFAULT_PLAN_ID, planOf } from '../src/server/domain/plans/catalog.ts';
 import { createServerDatabase } from '../test/support/databases.ts';
 import { accountsFor, Enrollments, enrollFixture, groupManagerDevices } from './access.ts';
+import { auditSearchShapes, measureAuditExport, walkAuditPages, AUDIT_PAGE_LIMIT, type AuditExportFormat } from './audit.ts';
 import { measureArgon2, type Argon2Reference } from './argon2.ts';
 import { measureCliStart } from './cli.ts';
 import { cpuSnapshot, cpuUse, type CpuUse } from './cpu.ts';
 import { loginTokenExchanges, measurePropagation, PROPAGATION_SCENARIO, RefreshPool } from './client-api.ts';
-import { growLeaseData, insertClientAccounts, insertDeviceFleet, insertTeamAccounts, type LeaseIdentity, type TeamMemberIdentity } from './data.ts';
+import { growLeaseData, insertAuditLog, insertClientAccounts, insertDeviceFleet, insertTeamAccounts, type LeaseIdentity, type TeamMemberIdentity } from './data.ts';
 import { walkDevicePages } from './devices.ts';
 import { anonymousCsrf, desktopMember, exchangeLoginToken, FORM_HEADERS, registerPerson, signInCookie } from './fixtures.ts';
 import { LeasePairs, oneAccountIdentities, pgliteReference, postgresReference, referenceLoad, SERVER_POOL_SIZE, type ReferenceTarget } from './leases.ts';
@@ -25,6 +26,8 @@ import { describeMachine } from './machine.ts';
 import { FANOUT_SCENARIO, firstRound, HeartbeatRounds, listPresence, measureFanout, presenceTableStats, SERVER_PRESENCE, type PresenceTableStats } from './presence.ts';
 import { summarizeProfile } from './profile.ts';
 import {
+  AUDIT_EXPORT_RSS_AIM_MB,
+  AUDIT_SEARCH_AIM_MS,
   CLIENT_ME_AIM,
   DEVICE_PAGE_AIM,
   ENROLL_MEASURED,
@@ -66,8 +69,11 @@ const { values: args } = parseArgs({
     'presence-members': { type: 'string' },
     'presence-rate': { type: 'string' },
     'presence-changes': { type: 'string' },
+    'audit-events': { type: 'string' },
+    'pglite-audit-events': { type: 'string' },
+    'audit-page': { type: 'string' },
     backends: { type: 'string', default: 'pglite,postgres' },
-    scenarios: { type: 'string', default: 'health,me,sign-in,client-me,client-token,client-refresh,client-revocation,manager-devices,enroll,lease-one,lease-spread,lease-reference,lease-grown,device-pages,heartbeats,presence-fanout' },
+    scenarios: { type: 'string', default: 'health,me,sign-in,client-me,client-token,client-refresh,client-revocation,manager-devices,enroll,lease-one,lease-spread,lease-reference,lease-grown,device-pages,heartbeats,presence-fanout,audit-search,audit-export' },
     'no-write': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'wait-quiet': { type: 'string' },
@@ -77,9 +83,9 @@ const { values: args } = parseArgs({
 
 if (args.help) {
   console.log(`npm run bench [-- options]
-  --quick                   3 s per scenario (1 s warm-up; the lease, reference and device-list
-                            scenarios 2 s), smaller data scenarios (1,000 presence members):
-                            everything in about three minutes
+  --quick                   3 s per scenario (1 s warm-up; the lease, reference, device-list and
+                            audit-search scenarios 2 s), smaller data scenarios (1,000 presence
+                            members, 100,000 audit events): everything in about four minutes
   --duration=<s>            seconds per scenario (default 10, quick 3)
   --warmup=<s>              warm-up seconds before each scenario (default 2, quick 1)
   --connections=<n>         connections for the GET scenarios (default 50)
@@ -89,7 +95,7 @@ if (args.help) {
   --lease-connections=<n>   desktop clients looping open → close, and transactions in flight in the
                             database reference (default 10: the allowance of one account, and the
                             server's pool size); at most 10 for lease-one
-  --list-connections=<n>    connections loading the device-list pages (default 10)
+  --list-connections=<n>    connections loading the device-list and audit-log pages (default 10)
   --spread-accounts=<n>     accounts (one client each) the lease-spread clients take turns on
                             (default 1000)
   --grown-accounts=<n>      accounts in the database for lease-grown, each with 10 expired leases
@@ -100,10 +106,18 @@ if (args.help) {
                             member limit), each a signed-in desktop client (default 5000; quick 1000)
   --presence-rate=<n>       background heartbeats/s on node A during presence-fanout (default 1000)
   --presence-changes=<n>    state changes timed from node A to node B's stream (default 300; quick 100)
+  --audit-events=<n>        events of the account whose audit log audit-search and audit-export read, on
+                            PostgreSQL (default 1000000; quick 100000), among 1,000 accounts with
+                            audit events (100 each for the others)
+  --pglite-audit-events=<n> the same on PGlite (default 200000; quick 50000): a million there takes one
+                            to two minutes to write (half a gigabyte in the harness) and a minute an
+                            export, too long for every run
+  --audit-page=<n>          the far page of audit-search, 50 events a page (default 1000; quick 200)
   --backends=<list>         pglite,postgres (default both, in that order)
   --scenarios=<list>        health,me,sign-in,client-me,client-token,client-refresh,
                             client-revocation, manager-devices, enroll, lease-one, lease-spread,
-                            lease-reference, lease-grown, device-pages, heartbeats, presence-fanout
+                            lease-reference, lease-grown, device-pages, heartbeats, presence-fanout,
+                            audit-search, audit-export
                             (default all; client-revocation and presence-fanout on PostgreSQL only)
                               manager-devices  GET …/organizations/:o/devices?limit=50 (50 devices)
                                                as the owner, then as a manager of a group holding
@@ -128,6 +142,13 @@ if (args.help) {
                                                first takes --presence-rate heartbeats/s; a member of
                                                that account flips between online and away on the
                                                first: heartbeat sent → event on the second node
+                              audit-search     GET …/audit-events?limit=50 as the owner on an account of
+                                               --audit-events events (SQL, then ANALYZE): page 1, one
+                                               action, action=member.*, actorId, targetId, one day
+                                               (from/to), and page --audit-page; aim p99 ≤ 50 ms each
+                              audit-export     GET …/audit-events/export, format=jsonl then csv, one
+                                               client reading to the end (every event counted):
+                                               events/s and the server's RSS growth (aim < 50 MB)
   --no-write                do not touch docs/benchmarks.md and docs/benchmarks.json
   --profile                 write a V8 CPU profile of each server (to a temporary folder) and summarize
                             it per scenario; implies --no-write
@@ -167,7 +188,15 @@ const data = {
   grownAccounts: number(args['grown-accounts'], quick ? 10_000 : 100_000, 'grown-accounts'),
   devices: number(args.devices, quick ? 20_000 : 100_000, 'devices'),
   devicePage: number(args['device-page'], quick ? 200 : 1000, 'device-page'),
+  auditEvents: {
+    postgres: number(args['audit-events'], quick ? 100_000 : 1_000_000, 'audit-events'),
+    pglite: number(args['pglite-audit-events'], quick ? 50_000 : 200_000, 'pglite-audit-events'),
+  } satisfies Record<Backend, number>,
+  auditPage: number(args['audit-page'], quick ? 200 : 1000, 'audit-page'),
 };
+/** Accounts with audit events in audit-search and audit-export: the bench account and these others, with so many events each. */
+const AUDIT_OTHER_ACCOUNTS = 999;
+const AUDIT_EVENTS_PER_OTHER_ACCOUNT = 100;
 const presence = {
   members: number(args['presence-members'], quick ? 1000 : 5000, 'presence-members'),
   membersPerAccount: planOf(DEFAULT_PLAN_ID).memberLimit,
@@ -189,9 +218,16 @@ const scenarioKeys = new Set(args.scenarios.split(',').map((s) => s.trim()));
 const SCENARIO_KEYS = [
   'health', 'me', 'sign-in', 'client-me', 'client-token', 'client-refresh', 'client-revocation',
   'manager-devices', 'enroll', 'lease-one', 'lease-spread', 'lease-reference', 'lease-grown', 'device-pages',
-  'heartbeats', 'presence-fanout',
+  'heartbeats', 'presence-fanout', 'audit-search', 'audit-export',
 ];
 for (const s of scenarioKeys) if (!SCENARIO_KEYS.includes(s)) throw new Error(`unknown scenario ${s}`);
+if (data.auditPage < 1) throw new Error('--audit-page must be positive');
+for (const backend of backends) {
+  const events = data.auditEvents[backend];
+  if (scenarioKeys.has('audit-search') && events <= data.auditPage * AUDIT_PAGE_LIMIT) {
+    throw new Error(`the ${backend} audit log (${events} events) must hold more than --audit-page × ${AUDIT_PAGE_LIMIT} events, so the far page is full`);
+  }
+}
 if (scenarioKeys.has('lease-one') && data.leaseConnections > 10) {
   throw new Error('lease-one puts every client on one account, whose allowance is 10: --lease-connections must be at most 10');
 }
@@ -686,6 +722,84 @@ async function runBackend(backend: Backend, failures: string[], argon2: Argon2Re
     leaseScenarios.grown = result.scenario;
   }
 
+  // 6. the audit log: one account's grown to --audit-events, searched in several shapes, exported
+  if (wants('audit-search') || wants('audit-export')) {
+    const events = data.auditEvents[backend];
+    const fixture = await withTables(
+      `audit log: ${events.toLocaleString('en-US')} events of one account and ${AUDIT_OTHER_ACCOUNTS.toLocaleString('en-US')} other accounts with ${AUDIT_EVENTS_PER_OTHER_ACCOUNT} each`,
+      (database) =>
+        insertAuditLog(
+          database,
+          { accountId: person.accountId, ownerUserId: person.userId, events, otherAccounts: AUDIT_OTHER_ACCOUNTS, eventsPerOtherAccount: AUDIT_EVENTS_PER_OTHER_ACCOUNT, now: new Date() },
+          (message) => progress(`${backend}: ${message}`),
+        ),
+    );
+    const total = fixture.seeded + fixture.existing;
+    const audit: NonNullable<BackendRun['audit']> = {
+      seeded: fixture.seeded,
+      existing: fixture.existing,
+      accounts: fixture.accounts,
+      eventsPerOtherAccount: fixture.eventsPerOtherAccount,
+      seedMs: fixture.seedMs,
+      matching: {},
+      exports: [],
+    };
+    run.audit = audit;
+    const headers = { accept: 'application/json', cookie: person.sessionCookie };
+    if (wants('audit-search')) {
+      const shapes = auditSearchShapes(fixture, person.userId);
+      const walk = await walkAuditPages(url(), headers, person.accountId, data.auditPage);
+      audit.page = { page: walk.page, walkMs: walk.walkMs, meanPageMs: walk.meanPageMs };
+      const walkLine =
+        `walked the cursor from page 1 to page ${data.auditPage.toLocaleString('en-US')} once in ${(walk.walkMs / 1000).toFixed(1)} s ` +
+        `(${walk.meanPageMs.toFixed(2)} ms a page, one at a time; every page full and older than the one before)`;
+      progress(`${backend}: audit log: ${walkLine}`);
+      shapes.push({ label: `page ${data.auditPage.toLocaleString('en-US')} (cursor)`, path: walk.pagePath, matching: total - (data.auditPage - 1) * AUDIT_PAGE_LIMIT });
+      leaseScenarios.auditSearch = [];
+      for (const shape of shapes) {
+        const name = SCENARIO.auditSearch(shape.label);
+        const result = await measure({ name, method: 'GET', path: shape.path, headers, connections: data.listConnections }, undefined, dataTiming);
+        result.detail = { matching: shape.matching, events: total };
+        audit.matching[name] = shape.matching;
+        leaseScenarios.auditSearch.push(name);
+      }
+      run.details.push(
+        `Audit log search, ${backend}: ${total.toLocaleString('en-US')} events of the owner's account (${fixture.seeded.toLocaleString('en-US')} written with SQL, ` +
+          `${fixture.existing.toLocaleString('en-US')} by the bench through the API before), ${fixture.accounts.toLocaleString('en-US')} accounts with audit events; ` +
+          `targetId ${fixture.targetId} (a device), one day ${fixture.day.from.slice(0, 10)}; ${walkLine}`,
+      );
+    }
+    if (wants('audit-export')) {
+      for (const format of ['jsonl', 'csv'] as AuditExportFormat[]) {
+        const scenario = SCENARIO.auditExport(format, total);
+        progress(`${backend}: ${scenario}, one client`);
+        const result = await measureAuditExport({
+          baseUrl: url(),
+          headers: { cookie: person.sessionCookie },
+          accountId: person.accountId,
+          format,
+          pid: started.server.pid,
+          database: databaseName,
+          expected: total,
+          scenario,
+        });
+        const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+        const line =
+          `${scenario}, ${backend}: ${result.events.toLocaleString('en-US')} events (${mb(result.bytes)}) in ${(result.wallMs / 1000).toFixed(2)} s ` +
+          `(first byte after ${result.firstByteMs.toFixed(0)} ms): ${Math.round(result.eventsPerSec).toLocaleString('en-US')} events/s; server RSS before ` +
+          `${mb(result.rss.before)}, peak ${mb(result.rss.peak)} (${result.rss.peakFrom === 'VmHWM' ? `VmHWM; sampled peak ${mb(result.rss.sampledPeak)}` : 'sampled'}, ` +
+          `${result.rss.samples} samples), growth ${mb(result.rss.growth)} (aim < ${AUDIT_EXPORT_RSS_AIM_MB} MB), after ${mb(result.rss.after)}; ` +
+          `sampled peak while the first tenth was read ${mb(result.rss.firstTenth)}, growth over the other nine tenths ${mb(result.rss.lateGrowth)}; ` +
+          `CPU server ${result.cpu.server.toFixed(2)}, PostgreSQL ${result.cpu.postgres.toFixed(2)}, client ${result.cpu.generator.toFixed(2)}, other ${result.cpu.other.toFixed(2)} cores` +
+          (result.problems.length ? ` — FAILED: ${result.problems.join('; ')}` : '');
+        progress(`${backend}: ${line}`);
+        run.details.push(line);
+        audit.exports.push(result);
+        for (const problem of result.problems) failures.push(`${backend} ${scenario}: ${problem}`);
+      }
+    }
+  }
+
   await stopServer(started);
   if (profileDir) {
     run.profiles = {};
@@ -877,6 +991,11 @@ function addRatios(run: BackendRun, argon2: { limitPerSec: number; parallelHashe
     texts[first.scenario] = 'baseline of the far page';
     texts[far.scenario] = `p50 ${run.ratios[RATIO.farPageP50]!.toFixed(2)}× of page 1 (aim ≤ ${DEVICE_PAGE_AIM}); req/s ${run.ratios[RATIO.farPageRate]!.toFixed(2)}×`;
   }
+  for (const name of d.auditSearch ?? []) {
+    const r = find(name);
+    const matching = run.audit?.matching[name];
+    if (r && matching !== undefined) texts[name] = `${matching.toLocaleString('en-US')} matching (aim p99 ≤ ${AUDIT_SEARCH_AIM_MS} ms)`;
+  }
   for (const r of [one, spread, grown]) {
     if (!r?.detail) continue;
     const o = r.detail.open as LoadResult['latencyMs'] | undefined;
@@ -1014,6 +1133,13 @@ async function main(): Promise<number> {
     const farPage = run.ratios[RATIO.farPageP50];
     if (farPage !== undefined && farPage > DEVICE_PAGE_AIM) {
       notes.push(`${run.backend}: the far page of the device list costs ${farPage.toFixed(2)}× page 1 at p50 (aim ≤ ${DEVICE_PAGE_AIM}).`);
+    }
+    for (const name of run.data?.auditSearch ?? []) {
+      const r = run.scenarios.find((s) => s.scenario === name);
+      if (r && r.latencyMs.p99 > AUDIT_SEARCH_AIM_MS) notes.push(`${run.backend}: ${name} answers in p99 ${fmt(r.latencyMs.p99)} ms (aim ≤ ${AUDIT_SEARCH_AIM_MS} ms).`);
+    }
+    for (const e of run.audit?.exports ?? []) {
+      if (!(e.rss.growth < AUDIT_EXPORT_RSS_AIM_MB * 1e6)) notes.push(`${run.backend}: ${e.scenario} grew the server's RSS by ${(e.rss.growth / 1e6).toFixed(1)} MB (aim < ${AUDIT_EXPORT_RSS_AIM_MB} MB).`);
     }
     const fanout = run.presence;
     if (fanout && fanout.fromSentMs.p99 > FANOUT_AIM_MS) {
