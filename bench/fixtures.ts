@@ -119,3 +119,57 @@ export async function desktopMember(baseUrl: string, person: Person, count: numb
   if (me.member.id !== added.member.id) throw new Error(`GET /client/v1/me answered member ${me.member.id}, not ${added.member.id}`);
   return { memberId: added.member.id, loginTokens };
 }
+
+/** The account of the peer comparison (bench/peer.ts): its owner's session, its users' list and an access key. */
+export interface PeerShapedAccount {
+  accountId: string;
+  /** `tessera_session=…` of the owner, signed in after the users were added. */
+  ownerCookie: string;
+  /** GET /api/v1/accounts/:a/users: every portal user of the account. */
+  usersPath: string;
+  /** GET /api/v1/accounts/:a: the account, read with the access key. */
+  accountPath: string;
+  /** `Bearer tsr_ak_…`: an access key of the owner role, like the peer's key of its owner. */
+  keyAuthorization: string;
+  users: number;
+}
+
+/**
+ * A new person's account with `users` portal users in all (the owner and users − 1 viewers, each
+ * added with a password, as Better Auth's members are signed up with one) and an owner access
+ * key: the same shape as the peer's organization of `users` members and its owner's API key.
+ * Checks the list holds them all and the key reads the account.
+ */
+export async function peerShapedAccount(baseUrl: string, users: number): Promise<PeerShapedAccount> {
+  const owner = await registerPerson(baseUrl);
+  const client = new TesseraClient({ baseUrl, cookieJar: true });
+  await client.signIn({ email: owner.email, password: owner.password });
+  const a = owner.accountId;
+  let next = 1;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < users) {
+        const n = next++;
+        await client.addAccountUser(a, { name: `Bench User ${n}`, email: owner.email.replace(/^bench\./, `bench.user${n}.`), password: owner.password, role: 'viewer' });
+      }
+    }),
+  );
+  const key = await client.createAccessKey(a, { name: 'Bench reader', role: 'owner' });
+  const ownerCookie = await signInCookie(baseUrl, owner);
+  const usersPath = `/api/v1/accounts/${a}/users`;
+  const accountPath = `/api/v1/accounts/${a}`;
+  const listed = (await expectStatus(
+    await fetch(`${baseUrl}${usersPath}`, { headers: { accept: 'application/json', cookie: ownerCookie } }),
+    200,
+    'GET …/users',
+  )) as { items: unknown[] };
+  if (listed.items.length !== users) throw new Error(`GET …/users listed ${listed.items.length} users, not ${users}`);
+  const keyAuthorization = `Bearer ${key.secret}`;
+  const account = (await expectStatus(
+    await fetch(`${baseUrl}${accountPath}`, { headers: { accept: 'application/json', authorization: keyAuthorization } }),
+    200,
+    'GET /api/v1/accounts/:a with an access key',
+  )) as { id: string };
+  if (account.id !== a) throw new Error(`the access key read account ${account.id}, not ${a}`);
+  return { accountId: a, ownerCookie, usersPath, accountPath, keyAuthorization, users };
+}

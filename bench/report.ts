@@ -45,6 +45,38 @@ export interface BackendRun {
   presence?: PresenceFanoutResult;
   /** The audit log fixture and its exports, when audit-search or audit-export ran. */
   audit?: AuditRun;
+  /** PostgreSQL only: the peer (Better Auth) doing the same work, when the peer scenario ran. */
+  peer?: PeerRun;
+}
+
+/** The peer of bench/peer.ts: Better Auth served on the same machine and PostgreSQL server. */
+export interface PeerRun {
+  /** Installed versions: better-auth, @better-auth/api-key, pg, @node-rs/argon2. */
+  versions: Record<string, string>;
+  /** Seconds the install took, when the block had to install the peer package. */
+  installS: number | null;
+  /** Schema migration and seed (setup.ts), ms. */
+  setupMs: number;
+  /** spawn → /healthz, ms, and RSS a second later. */
+  readyMs: number;
+  idleRss: number;
+  /** Members of the peer's organization (and users of Tessera's account of the comparison). */
+  members: number;
+  /** One row each; detail.tessera names the Tessera row it is compared with. */
+  scenarios: LoadResult[];
+  /** Tessera ÷ peer, filled once both sides ran. */
+  comparisons: PeerComparison[];
+}
+
+export interface PeerComparison {
+  peer: string;
+  tessera: string;
+  /** Tessera's req/s ÷ the peer's. */
+  ratio: number;
+  tesseraP99: number;
+  peerP99: number;
+  /** ratio ≥ PEER_AIM and Tessera's p99 lower. */
+  met: boolean;
 }
 
 /** The audit log of audit-search and audit-export: its size, how long it took to write, the exports. */
@@ -132,7 +164,21 @@ export const SCENARIO = {
   heartbeats: (members: number) => `POST /client/v1/presence, ${count(members)} members`,
   auditSearch: (shape: string) => `GET …/audit-events?limit=50, ${shape}`,
   auditExport: (format: string, events: number) => `GET …/audit-events/export?format=${format}, ${count(events)} events`,
+  accountUsers: (users: number) => `GET /api/v1/accounts/:a/users, ${count(users)} users`,
+  accountByKey: 'GET /api/v1/accounts/:a, access key',
 } as const;
+
+/** The peer's rows (bench/peer.ts), each next to the Tessera row doing the same work. */
+export const PEER_SCENARIO = {
+  signIn: 'peer: sign-in, POST /api/auth/sign-in/email',
+  session: 'peer: session check, GET /api/auth/get-session',
+  organizations: "peer: the user's organizations, GET /api/auth/organization/list",
+  members: (members: number) => `peer: an organization's members, GET /api/auth/organization/list-members, ${count(members)} members`,
+  apiKey: 'peer: API key, GET /api/auth/get-session with x-api-key',
+} as const;
+
+/** Tessera should answer at least this many times the peer's req/s, with a lower p99, in every shared scenario. */
+export const PEER_AIM = 5;
 
 /** Keys in BackendRun.ratios for the lease and device-list scenarios. */
 export const RATIO = {
@@ -270,22 +316,50 @@ function auditExportRows(b: BackendRun): string[][] {
   ]);
 }
 
+function loadRow(b: BackendRun, r: LoadResult, ratio: string): string[] {
+  return [
+    b.backend,
+    r.scenario,
+    String(r.connections),
+    rate(r.reqPerSec) + UNIT[r.unit ?? 'requests'],
+    ratio,
+    ms(r.latencyMs.p50),
+    ms(r.latencyMs.p99),
+    String(r.non2xx + r.warmup.non2xx + r.errors + r.warmup.errors + r.timeouts + r.warmup.timeouts),
+    mib(r.rss.idle),
+    mib(r.rss.peak),
+    mib(r.rss.after),
+    cores(r.cpu),
+  ];
+}
+
+/** The Ratio cell of a peer row: Tessera ÷ peer req/s against the aim, and both p99s. */
+function peerRatioText(b: BackendRun, r: LoadResult): string {
+  const c = b.peer?.comparisons.find((x) => x.peer === r.scenario);
+  if (!c) return `no Tessera row (${String(r.detail?.tessera ?? '—')} did not run)`;
+  return `Tessera ${c.ratio.toFixed(1)}× (aim ≥ ${PEER_AIM}×); p99 Tessera ${ms(c.tesseraP99)} vs ${ms(c.peerP99)} ms${c.met ? '' : ' — aim missed'}`;
+}
+
+/** The backend's load rows, each peer row right after the Tessera row it is compared with. */
+function loadRows(b: BackendRun): string[][] {
+  const peer = b.peer?.scenarios ?? [];
+  const placed = new Set<LoadResult>();
+  const out: string[][] = [];
+  for (const r of b.scenarios) {
+    out.push(loadRow(b, r, ratioText(b, r)));
+    for (const p of peer) {
+      if (p.detail?.tessera !== r.scenario || placed.has(p)) continue;
+      placed.add(p);
+      out.push(loadRow(b, p, peerRatioText(b, p)));
+    }
+  }
+  for (const p of peer) if (!placed.has(p)) out.push(loadRow(b, p, peerRatioText(b, p)));
+  return out;
+}
+
 function rows(run: BenchRun): string[][] {
   return run.backends.flatMap((b) => [
-    ...b.scenarios.map((r) => [
-      b.backend,
-      r.scenario,
-      String(r.connections),
-      rate(r.reqPerSec) + UNIT[r.unit ?? 'requests'],
-      ratioText(b, r),
-      ms(r.latencyMs.p50),
-      ms(r.latencyMs.p99),
-      String(r.non2xx + r.warmup.non2xx + r.errors + r.warmup.errors + r.timeouts + r.warmup.timeouts),
-      mib(r.rss.idle),
-      mib(r.rss.peak),
-      mib(r.rss.after),
-      cores(r.cpu),
-    ]),
+    ...loadRows(b),
     ...propagationRow(b),
     ...presenceRow(b),
     ...auditExportRows(b),
@@ -317,6 +391,7 @@ function describeLoad(run: BenchRun): string {
     leaseLoad(run) +
     presenceLoad(run) +
     auditLoad(run) +
+    peerLoad(run) +
     `The server runs as a child process; generator, server (and PostgreSQL) share the same ` +
     `${run.machine.cores} cores, so absolute figures understate a dedicated server. ` +
     `CPU columns: average cores used during the run by the server process, PostgreSQL's processes, the ` +
@@ -415,6 +490,24 @@ function auditLoad(run: BenchRun): string {
   return text;
 }
 
+function peerLoad(run: BenchRun): string {
+  const peer = run.backends.find((b) => b.peer)?.peer;
+  if (!peer) return '';
+  const v = peer.versions;
+  return (
+    `Peer: Better Auth ${v['better-auth'] ?? '?'} (@better-auth/api-key ${v['@better-auth/api-key'] ?? '?'}) on node:http through its Node handler, ` +
+    `a process of its own on a fresh database of the same PostgreSQL server (pg pool of 10, like Tessera's), after Tessera's server stopped; ` +
+    `passwords hashed with argon2id m=19456 KiB, t=2, p=1 by @node-rs/argon2 (Tessera's parameters and library) through emailAndPassword.password.hash/verify; ` +
+    `Better Auth's request rate limiter and the API key's rate limit off (Tessera throttles failed sign-ins only), no cookie cache (the default). ` +
+    `Same connections and durations as the Tessera row each is compared with: sign-in (${c(run).signIn} connections) against ` +
+    `${SCENARIO.signIn}; the session check and the person's organizations against ${SCENARIO.me} (which answers the person and every account with their role: ` +
+    `Tessera's accounts are what Better Auth calls organizations); the ${count(peer.members)} members of the organization against ` +
+    `GET /api/v1/accounts/:a/users of an account with ${count(peer.members)} portal users; an API key (x-api-key, enableSessionForAPIKeys: the key ` +
+    `verified and its user's session answered) against GET /api/v1/accounts/:a with an owner access key. ` +
+    `Ratio of a peer row: Tessera's req/s ÷ the peer's (aim ≥ ${PEER_AIM}× with a lower p99). `
+  );
+}
+
 function referenceLines(run: BenchRun): string[] {
   const a = run.argon2;
   const lines = [
@@ -468,6 +561,16 @@ function referenceLines(run: BenchRun): string[] {
     );
   }
   for (const b of run.backends) lines.push(...(b.details ?? []));
+  for (const b of run.backends) {
+    const p = b.peer;
+    if (!p) continue;
+    lines.push(
+      `Peer, ${b.backend}: ${Object.entries(p.versions).map(([name, version]) => `${name} ${version}`).join(', ')}` +
+        `${p.installS === null ? '' : `; installed into bench/peer/node_modules in ${p.installS.toFixed(1)} s`}; schema and seed (one person, an organization ` +
+        `of ${count(p.members)} members, an API key) ${seconds(p.setupMs)}; spawn → /healthz ${seconds(p.readyMs)}, idle RSS ${mib(p.idleRss)}` +
+        (p.comparisons.length ? `; Tessera ÷ peer req/s: ${p.comparisons.map((x) => `${x.ratio.toFixed(1)}×`).join(', ')}` : ''),
+    );
+  }
   return lines;
 }
 
@@ -578,6 +681,51 @@ it), among 1,000 accounts with audit events (100 each for the other 999):
 - **audit-export**: the whole log once as JSON Lines and once as CSV
   (\`…/audit-events/export?format=\`), one client reading the stream to the end, while the
   server's memory is watched.
+
+And a peer side by side (**peer**, PostgreSQL only): [Better Auth](https://www.better-auth.com)
+from npm, with email and password, its organization plugin and its API-key plugin, doing the
+work Tessera's rows do. It is a package of its own, \`bench/peer\` (versions pinned in its
+\`package.json\` and lock file), which \`npm install\` of Tessera never installs: the bench
+installs it into \`bench/peer/node_modules\` the first time (\`npm install --prefix bench/peer\`),
+so it is never shipped. Once Tessera's PostgreSQL run is over (its server stopped, its database
+dropped), the bench makes a fresh database on the same PostgreSQL server, creates Better Auth's
+schema with its own migrations (\`getMigrations\`, what \`npx auth migrate\` runs), seeds it
+through Better Auth's server API (one person signed up with email and password, owning an
+organization of 50 members, each signed up the same way, and an API key of that person), and
+serves it with Better Auth's Node handler on \`node:http\` in a process of its own
+(\`bench/peer/server.ts\`, \`NODE_ENV=production\`). Configured as Tessera is where it matters:
+
+- **Password hashing**: \`emailAndPassword.password.hash\`/\`verify\` call argon2id from
+  \`@node-rs/argon2\` with Tessera's parameters (m=19,456 KiB, t=2, p=1), in place of Better
+  Auth's default scrypt, so a sign-in costs both servers the same hash.
+- **Database**: a \`pg\` pool of 10 connections (Tessera's pool size), which Better Auth wraps in
+  its Kysely adapter.
+- **Limits**: Better Auth's request rate limiter (on in production: 3 sign-ins per 10 s from an
+  address) and the API key's own rate limit (10 requests a day by default) are off: Tessera's
+  sign-in throttle counts failed sign-ins only, and it has no quota on access keys.
+- **Sessions**: no cookie cache (Better Auth's default): a cached session cookie would be
+  believed for up to its lifetime after the session was revoked, where Tessera drops a revoked
+  session from every node's cache at once.
+- **API keys**: \`enableSessionForAPIKeys\`, so a request carrying \`x-api-key\` is
+  authenticated by the key (the plugin's verify endpoint, \`auth.api.verifyApiKey\`, is server
+  only: not reachable over HTTP).
+
+Each peer row runs with the connections and durations of the Tessera row it is compared with,
+and is printed right after it:
+
+| Work | Tessera | Better Auth |
+| --- | --- | --- |
+| sign-in | \`POST /api/v1/auth/sign-in\` (16 connections) | \`POST /api/auth/sign-in/email\` |
+| session check | \`GET /api/v1/me\` | \`GET /api/auth/get-session\` |
+| the person's organizations | \`GET /api/v1/me\` (the person and every account with their role) | \`GET /api/auth/organization/list\` |
+| an organization's members | \`GET /api/v1/accounts/:a/users\` (**account-users**: an account of 50 portal users, read by its owner) | \`GET /api/auth/organization/list-members?organizationId=…\` (50 members, the whole list) |
+| an API key | \`GET /api/v1/accounts/:a\` with \`Authorization: Bearer tsr_ak_…\` (**access-key**: an owner key) | \`GET /api/auth/get-session\` with \`x-api-key\` |
+
+What Better Auth calls an organization (members with roles) is a Tessera account; Tessera's
+organizations are the sites inside an account that hold its devices. So the person's
+organizations are the accounts that \`GET /api/v1/me\` answers, the same request as the session
+check: Tessera answers both with one request, and the two peer rows are compared with that one
+row.
 
 \`\`\`sh
 npm run bench              # 10 s per scenario after a 2 s warm-up; rewrites the results below
@@ -728,6 +876,11 @@ database share the cores with the server. The ratios, measured in the same run, 
   exports come after every other scenario). The line below the table tells the two apart: the RSS
   while the first tenth of the events was read, and the growth over the other nine tenths, which
   streaming keeps near zero.
+- **Tessera ÷ peer** (the \`peer:\` rows): Tessera's req/s ÷ Better Auth's for the same work,
+  on the same machine, PostgreSQL server and load; the aim is ≥ 5× with a lower p99 in every
+  row. Sign-in cannot reach it by construction: both hash the password once with the same
+  argon2id, which bounds both (see sign-in ÷ argon2 limit), so that row shows what a sign-in
+  costs beyond the hash. The peer's CPU "srv" is the Better Auth process.
 - **RSS** is the server process's resident memory: before the scenario's warm-up, the peak
   while loaded (VmHWM, reset before each scenario), and right after.
 - **CPU srv/db/gen/other** is the average number of cores the server process, PostgreSQL, the

@@ -19,11 +19,12 @@ import { cpuSnapshot, cpuUse, type CpuUse } from './cpu.ts';
 import { loginTokenExchanges, measurePropagation, PROPAGATION_SCENARIO, RefreshPool } from './client-api.ts';
 import { growLeaseData, insertAuditLog, insertClientAccounts, insertDeviceFleet, insertTeamAccounts, type LeaseIdentity, type TeamMemberIdentity } from './data.ts';
 import { walkDevicePages } from './devices.ts';
-import { anonymousCsrf, desktopMember, exchangeLoginToken, FORM_HEADERS, registerPerson, signInCookie } from './fixtures.ts';
+import { anonymousCsrf, desktopMember, exchangeLoginToken, FORM_HEADERS, peerShapedAccount, registerPerson, signInCookie } from './fixtures.ts';
 import { LeasePairs, oneAccountIdentities, pgliteReference, postgresReference, referenceLoad, SERVER_POOL_SIZE, type ReferenceTarget } from './leases.ts';
 import { failureOf, runLoad, type CustomLoad, type LoadResult, type Scenario } from './load.ts';
 import { describeMachine } from './machine.ts';
 import { FANOUT_SCENARIO, firstRound, HeartbeatRounds, listPresence, measureFanout, presenceTableStats, SERVER_PRESENCE, type PresenceTableStats } from './presence.ts';
+import { PEER_MEMBERS, runPeer } from './peer.ts';
 import { summarizeProfile } from './profile.ts';
 import {
   AUDIT_EXPORT_RSS_AIM_MB,
@@ -37,6 +38,7 @@ import {
   CLI_START_AIM_MS,
   LEASE_GROWTH_AIM,
   LEASE_REFERENCE_AIM,
+  PEER_AIM,
   PROPAGATION_AIM_MS,
   RATIO,
   SCENARIO,
@@ -73,7 +75,7 @@ const { values: args } = parseArgs({
     'pglite-audit-events': { type: 'string' },
     'audit-page': { type: 'string' },
     backends: { type: 'string', default: 'pglite,postgres' },
-    scenarios: { type: 'string', default: 'health,me,sign-in,client-me,client-token,client-refresh,client-revocation,manager-devices,enroll,lease-one,lease-spread,lease-reference,lease-grown,device-pages,heartbeats,presence-fanout,audit-search,audit-export' },
+    scenarios: { type: 'string', default: 'health,me,sign-in,client-me,client-token,client-refresh,client-revocation,manager-devices,enroll,lease-one,lease-spread,lease-reference,lease-grown,device-pages,heartbeats,presence-fanout,audit-search,audit-export,account-users,access-key,peer' },
     'no-write': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'wait-quiet': { type: 'string' },
@@ -117,8 +119,8 @@ if (args.help) {
   --scenarios=<list>        health,me,sign-in,client-me,client-token,client-refresh,
                             client-revocation, manager-devices, enroll, lease-one, lease-spread,
                             lease-reference, lease-grown, device-pages, heartbeats, presence-fanout,
-                            audit-search, audit-export
-                            (default all; client-revocation and presence-fanout on PostgreSQL only)
+                            audit-search, audit-export, account-users, access-key, peer
+                            (default all; client-revocation, presence-fanout and peer on PostgreSQL only)
                               manager-devices  GET …/organizations/:o/devices?limit=50 (50 devices)
                                                as the owner, then as a manager of a group holding
                                                the organization (no account role), then with an
@@ -149,6 +151,16 @@ if (args.help) {
                               audit-export     GET …/audit-events/export, format=jsonl then csv, one
                                                client reading to the end (every event counted):
                                                events/s and the server's RSS growth (aim < 50 MB)
+                              account-users    GET /api/v1/accounts/:a/users, an account of 50 portal
+                                               users, as its owner
+                              access-key       GET /api/v1/accounts/:a with an owner access key
+                              peer             Better Auth (bench/peer, installed there on first use)
+                                               on a fresh database of the same PostgreSQL, after
+                                               Tessera's server: sign-in, get-session, organization
+                                               list, list-members of 50, get-session with an API
+                                               key, each next to the Tessera row doing the same
+                                               work (sign-in, me, account-users, access-key) with
+                                               Tessera ÷ peer req/s (aim ≥ 5× with a lower p99)
   --no-write                do not touch docs/benchmarks.md and docs/benchmarks.json
   --profile                 write a V8 CPU profile of each server (to a temporary folder) and summarize
                             it per scenario; implies --no-write
@@ -218,7 +230,7 @@ const scenarioKeys = new Set(args.scenarios.split(',').map((s) => s.trim()));
 const SCENARIO_KEYS = [
   'health', 'me', 'sign-in', 'client-me', 'client-token', 'client-refresh', 'client-revocation',
   'manager-devices', 'enroll', 'lease-one', 'lease-spread', 'lease-reference', 'lease-grown', 'device-pages',
-  'heartbeats', 'presence-fanout', 'audit-search', 'audit-export',
+  'heartbeats', 'presence-fanout', 'audit-search', 'audit-export', 'account-users', 'access-key', 'peer',
 ];
 for (const s of scenarioKeys) if (!SCENARIO_KEYS.includes(s)) throw new Error(`unknown scenario ${s}`);
 if (data.auditPage < 1) throw new Error('--audit-page must be positive');
@@ -348,6 +360,10 @@ async function runBackend(backend: Backend, failures: string[], argon2: Argon2Re
   const enrollments = enrollment ? new Enrollments(enrollment) : null;
   if (enrollment) progress(`${backend}: an owner of ${enrollment.accountIds.length} accounts (room for ${enrollment.capacity} enrollments); one enrollment and its token pair checked`);
 
+  // the peer comparison's account: as many portal users as the peer's organization has members, an owner access key
+  const shaped = scenarioKeys.has('account-users') || scenarioKeys.has('access-key') ? await peerShapedAccount(url(), PEER_MEMBERS) : null;
+  if (shaped) progress(`${backend}: an account of ${shaped.users} portal users and an owner access key; the list and a read with the key checked`);
+
   const scenarios: Array<[string, Scenario, (() => Promise<void>)?]> = [
     ['health', { name: SCENARIO.health, method: 'GET', path: '/healthz', connections: connections.get }],
     [
@@ -372,6 +388,30 @@ async function runBackend(backend: Backend, failures: string[], argon2: Argon2Re
       },
     ],
   ];
+  if (shaped) {
+    scenarios.push(
+      [
+        'account-users',
+        {
+          name: SCENARIO.accountUsers(shaped.users),
+          method: 'GET',
+          path: shaped.usersPath,
+          headers: { accept: 'application/json', cookie: shaped.ownerCookie },
+          connections: connections.get,
+        },
+      ],
+      [
+        'access-key',
+        {
+          name: SCENARIO.accountByKey,
+          method: 'GET',
+          path: shaped.accountPath,
+          headers: { accept: 'application/json', authorization: shaped.keyAuthorization },
+          connections: connections.get,
+        },
+      ],
+    );
+  }
   if (desktop && desktopTokens && refreshPool) {
     scenarios.push(
       [
@@ -909,6 +949,18 @@ async function measurePresenceFanout(
 
 function addRatios(run: BackendRun, argon2: { limitPerSec: number; parallelHashesPerSec: number }): void {
   const find = (name: string | undefined) => (name === undefined ? undefined : run.scenarios.find((s) => s.scenario === name));
+  // the peer's rows: Tessera ÷ peer req/s, both p99s
+  if (run.peer) {
+    run.peer.comparisons = [];
+    for (const p of run.peer.scenarios) {
+      const tessera = find(String(p.detail?.tessera));
+      if (!tessera) continue;
+      const ratio = tessera.reqPerSec / p.reqPerSec;
+      const met = ratio >= PEER_AIM && tessera.latencyMs.p99 < p.latencyMs.p99;
+      run.peer.comparisons.push({ peer: p.scenario, tessera: tessera.scenario, ratio, tesseraP99: tessera.latencyMs.p99, peerP99: p.latencyMs.p99, met });
+      run.ratios[`Tessera ÷ peer req/s: ${p.scenario}`] = ratio;
+    }
+  }
   const health = find(SCENARIO.health);
   const me = find(SCENARIO.me);
   const signIn = find(SCENARIO.signIn);
@@ -1078,9 +1130,14 @@ async function main(): Promise<number> {
   const results: BackendRun[] = [];
   for (const backend of backends) {
     const run = await runBackend(backend, failures, argon2);
+    // the peer on the same PostgreSQL server once Tessera's server has stopped and its database is gone
+    if (backend === 'postgres' && scenarioKeys.has('peer')) {
+      run.peer = await runPeer({ connections, durationS, warmupS, progress, onCleanUp, failures });
+    }
     addRatios(run, argon2);
     results.push(run);
   }
+  if (scenarioKeys.has('peer') && !backends.includes('postgres')) progress('peer: runs on PostgreSQL only, and --backends has no postgres: skipped');
 
   const notes: string[] = [];
   if (background.other > 0.1) notes.push(`Other processes used ${background.other.toFixed(2)} cores just before the run; the figures are noisy.`);
@@ -1121,6 +1178,16 @@ async function main(): Promise<number> {
             `connected, each holding at most one lease (sent again; see docs/connections.md on SKIP LOCKED refusals).`,
         );
       }
+    }
+    for (const s of run.peer?.scenarios ?? []) {
+      if (s.cpu.other > 0.15) notes.push(`${run.backend} ${s.scenario}: other processes used ${s.cpu.other.toFixed(2)} cores during the run (noisy).`);
+    }
+    for (const c of run.peer?.comparisons ?? []) {
+      if (c.met) continue;
+      notes.push(
+        `${run.backend}: ${c.tessera} reaches ${c.ratio.toFixed(1)}× the req/s of ${c.peer} (aim ≥ ${PEER_AIM}×), p99 ${fmt(c.tesseraP99)} ms against ${fmt(c.peerP99)} ms (aim: lower)` +
+          (c.tessera === SCENARIO.signIn ? '; both hash the password once with the same argon2id, which bounds both.' : '.'),
+      );
     }
     const keyRatio = run.ratios[RATIO.accessKeyToSession];
     if (keyRatio !== undefined && keyRatio < ACCESS_KEY_AIM) {
