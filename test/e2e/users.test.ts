@@ -50,6 +50,8 @@ for (const backend of BACKENDS) {
       await page.waitForURL(USERS_URL);
       await page.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
       const me = page.getByTestId('user-row');
+      // the heading shows before the list has loaded
+      await me.first().waitFor();
       assert.equal(await me.count(), 1);
       assert.match(await me.getByTestId('user-email').innerText(), new RegExp(ownerEmail.replace(/[.]/g, '\\.')));
       assert.equal(await me.getByTestId('user-roles').innerText(), 'Owner');
