@@ -7,10 +7,21 @@ import type {
   Registered,
   RegisterBody,
   SignedIn,
+  SignInAnswer,
   SignInBody,
   UpdateAccountBody,
   User,
 } from '../shared/contracts.ts';
+import type {
+  ChangeEmailBody,
+  ChangePasswordBody,
+  DisableTwoFactorBody,
+  RecoveryCodes,
+  TwoFactorEnrolment,
+  TwoFactorSignInBody,
+  TwoFactorStatus,
+  UpdateMeBody,
+} from '../shared/two-factor.ts';
 import type { FieldError, Problem } from '../shared/problems.ts';
 import type {
   AddedTeamMember,
@@ -70,6 +81,14 @@ export class TesseraError extends Error {
   }
   get fieldErrors(): FieldError[] {
     return this.problem.errors ?? [];
+  }
+}
+
+/** signIn's answer when the password was right and a code of the second factor is due. */
+export class TwoFactorRequired extends Error {
+  constructor() {
+    super('Enter a code of your authenticator app, or a recovery code, to finish signing in.');
+    this.name = 'TwoFactorRequired';
   }
 }
 
@@ -192,8 +211,50 @@ export class TesseraClient {
   register(body: RegisterBody): Promise<Out<typeof Registered>> {
     return this.#request('POST', '/auth/register', body);
   }
-  signIn(body: SignInBody): Promise<Out<typeof SignedIn>> {
-    return this.#request('POST', '/auth/sign-in', body);
+  /**
+   * Signs in with email and password. When the person has a second factor the password opens no
+   * session: this throws TwoFactorRequired (a program that ignores it cannot go on as if signed
+   * in); follow with completeTwoFactorSignIn within 5 minutes.
+   */
+  async signIn(body: SignInBody): Promise<Out<typeof SignedIn>> {
+    const answer = await this.#request<SignInAnswer>('POST', '/auth/sign-in', body);
+    if ('twoFactorRequired' in answer) throw new TwoFactorRequired();
+    return answer;
+  }
+  /** The second step of a sign-in: `{ code }` of the app, or `{ recoveryCode }` (works once). */
+  completeTwoFactorSignIn(body: TwoFactorSignInBody): Promise<Out<typeof SignedIn>> {
+    return this.#request('POST', '/auth/sign-in/two-factor', body);
+  }
+  updateMe(body: UpdateMeBody): Promise<User> {
+    return this.#request('PATCH', '/me', body);
+  }
+  /** Ends your other sessions. */
+  async changePassword(body: ChangePasswordBody): Promise<void> {
+    await this.#request('PUT', '/me/password', body);
+  }
+  /** Mails a link to the new address; the email changes when it is opened (confirmEmailChange). */
+  async changeEmail(body: ChangeEmailBody): Promise<void> {
+    await this.#request('PUT', '/me/email', body);
+  }
+  async confirmEmailChange(token: string): Promise<void> {
+    await this.#request('POST', '/auth/email-change/confirm', { token });
+  }
+  getTwoFactor(): Promise<TwoFactorStatus> {
+    return this.#request('GET', '/me/two-factor');
+  }
+  /** The secret, its otpauth:// URI and QR code; nothing is on until confirmTwoFactor. */
+  startTwoFactor(password: string): Promise<TwoFactorEnrolment> {
+    return this.#request('POST', '/me/two-factor', { password });
+  }
+  /** Turns the second factor on; the recovery codes are shown this once. */
+  confirmTwoFactor(code: string): Promise<RecoveryCodes> {
+    return this.#request('POST', '/me/two-factor/confirm', { code });
+  }
+  async disableTwoFactor(body: DisableTwoFactorBody): Promise<void> {
+    await this.#request('DELETE', '/me/two-factor', body);
+  }
+  regenerateRecoveryCodes(password: string): Promise<RecoveryCodes> {
+    return this.#request('POST', '/me/two-factor/recovery-codes', { password });
   }
   async signOut(): Promise<void> {
     await this.#request('POST', '/auth/sign-out');

@@ -35,6 +35,7 @@ import { accessRoutes } from './domain/access/routes.ts';
 import { accessKeyRoutes } from './domain/access-keys/routes.ts';
 import { presenceRoutes } from './domain/presence/routes.ts';
 import { auditRoutes } from './domain/audit/routes.ts';
+import { securityRoutes } from './domain/users/security-routes.ts';
 import { loadPlanCatalog } from './domain/plans/catalog.ts';
 import { billingRoutes } from './domain/billing/routes.ts';
 import { recordingProvider, type PaymentProvider } from './domain/billing/provider.ts';
@@ -237,8 +238,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       servers: [{ url: '/' }],
       // every operation's tag, in the order the rendered reference lists them
       tags: [
-        { name: 'Sign-in', description: 'Register, sign in and out, confirm an email address, reset a password, and the CSRF token.' },
-        { name: 'Me', description: 'The signed-in person and the accounts they belong to.' },
+        { name: 'Sign-in', description: 'Register, sign in (with a second factor when set up) and out, confirm an email address or a change of it, reset a password, and the CSRF token.' },
+        { name: 'Me', description: 'The signed-in person, the accounts they belong to, and their own security: name, password, email, two-factor sign-in.' },
         { name: 'Accounts', description: "An account's profile, and new accounts for the signed-in person." },
         { name: 'Team members', description: 'Sub-accounts for the desktop client: connection limits, login tokens, member credentials.' },
         { name: 'Organizations', description: 'Organizations of an account, and the one each person works in.' },
@@ -287,6 +288,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (api) => {
       await api.register(problemTypeRoutes);
       await api.register(authRoutes);
+      await api.register(securityRoutes);
       await api.register(accountRoutes);
       await api.register(memberRoutes);
       await api.register(organizationRoutes);

@@ -68,6 +68,8 @@ export const Account = z
     companyName: z.string(),
     country: z.string().meta({ example: 'DE' }),
     emailNotifications: z.boolean(),
+    /** Everyone in the account signs in with a second factor (docs/two-factor.md). */
+    requireTwoFactor: z.boolean(),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
   })
@@ -99,8 +101,18 @@ export const AccountMembership = z
   .meta({ id: 'AccountMembership' });
 export type AccountMembership = z.infer<typeof AccountMembership>;
 
+/** The person's second factor as each request sees it (docs/two-factor.md). */
+export const MeTwoFactor = z.object({
+  /** Sign-in asks this person for a code. */
+  enabled: z.boolean(),
+  /** An account of the person requires a second factor. */
+  required: z.boolean(),
+  /** Required but not set up: until it is, only enrolment, the profile and sign-out answer. */
+  enrolmentPending: z.boolean(),
+});
+
 export const Me = z
-  .object({ user: User, accounts: z.array(AccountMembership) })
+  .object({ user: User, accounts: z.array(AccountMembership), twoFactor: MeTwoFactor })
   .meta({ id: 'Me' });
 export type Me = z.infer<typeof Me>;
 
@@ -125,6 +137,17 @@ export const SignedIn = z
   .object({ user: User, csrfToken: z.string() })
   .meta({ id: 'SignedIn' });
 
+/**
+ * The password was right and the person has a second factor: no session yet. A short-lived
+ * pending sign-in (a signed cookie) waits for POST /auth/sign-in/two-factor.
+ */
+export const TwoFactorChallenge = z
+  .object({ twoFactorRequired: z.literal(true), csrfToken: z.string() })
+  .meta({ id: 'TwoFactorChallenge' });
+
+export const SignInAnswer = z.union([SignedIn, TwoFactorChallenge]).meta({ id: 'SignInAnswer' });
+export type SignInAnswer = z.infer<typeof SignInAnswer>;
+
 export const Registered = z
   .object({ user: User, account: Account, csrfToken: z.string() })
   .meta({ id: 'Registered' });
@@ -147,8 +170,9 @@ export const UpdateAccountBody = z
     companyName: CompanyName.optional(),
     country: Country.optional(),
     emailNotifications: z.boolean().optional(),
+    requireTwoFactor: z.boolean().optional().describe('Require a second factor of everyone in the account; an owner turns it on in person, with a second factor of their own'),
   })
-  .refine((body) => Object.keys(body).length > 0, { message: 'Change at least one field', params: { code: 'empty_change' } }).meta({ examples: [{ companyName: 'Analytical Engines Group', emailNotifications: true }] });
+  .refine((body) => Object.keys(body).length > 0, { message: 'Change at least one field', params: { code: 'empty_change' } }).meta({ examples: [{ companyName: 'Analytical Engines Group', emailNotifications: true }, { requireTwoFactor: true }] });
 export type UpdateAccountBody = z.input<typeof UpdateAccountBody>;
 
 export const AccountParams = z.strictObject({ accountId: Id });

@@ -16,6 +16,7 @@ import { UsersPage } from './pages/users.tsx';
 import { AccessKeysPage } from './pages/access-keys.tsx';
 import { AuditLogPage } from './pages/audit-log.tsx';
 import { BillingPage } from './pages/billing.tsx';
+import { ConfirmEmailChangePage, SecurityPage } from './pages/security.tsx';
 import { SECTION_PATHS, type SectionPath } from './roles.ts';
 
 function useMe() {
@@ -72,9 +73,23 @@ function AccountPages({ section }: { section: SectionPath }) {
   }, [accountId, isMember]);
   if (me.isPending) return <FullPageLoader />;
   if (!me.data) return <Redirect to="/sign-in" replace />;
+  // the server refuses everything else until the second factor an account requires is set up
+  if (me.data.twoFactor.enrolmentPending) return <Redirect to="/security" replace />;
   return (
     <SignedInLayout me={me.data} accountId={accountId} wide={section !== 'profile'}>
       <SectionPage section={section} me={me.data} accountId={accountId} />
+    </SignedInLayout>
+  );
+}
+
+/** The person's own security page: name, email, password, second factor; reached from the account menu. */
+function Security() {
+  const me = useMe();
+  if (me.isPending) return <FullPageLoader />;
+  if (!me.data) return <Redirect to="/sign-in?next=/security" replace />;
+  return (
+    <SignedInLayout me={me.data} accountId={null}>
+      <SecurityPage me={me.data} />
     </SignedInLayout>
   );
 }
@@ -83,6 +98,7 @@ function Home() {
   const me = useMe();
   if (me.isPending) return <FullPageLoader />;
   if (!me.data) return <Redirect to="/sign-in" replace />;
+  if (me.data.twoFactor.enrolmentPending) return <Redirect to="/security" replace />;
   const path = homePath(me.data);
   if (path === '/no-account') {
     return (
@@ -114,6 +130,8 @@ export function App() {
       </Route>
       <Route path="/reset-password" component={ResetPasswordPage} />
       <Route path="/verify-email" component={VerifyEmailPage} />
+      <Route path="/confirm-email-change" component={ConfirmEmailChangePage} />
+      <Route path="/security" component={Security} />
       <Route path="/invitations/accept" component={AcceptInvitationPage} />
       {SECTION_PATHS.map((section) => (
         <Route key={section} path={`/accounts/:accountId/${section}`}>

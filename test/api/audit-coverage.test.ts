@@ -9,6 +9,7 @@ import { injectFetch, registerPerson, startTestApp, STRONG_PASSWORD, uniqueEmail
 import { Caller, nextAddress, type Answer } from '../support/caller.ts';
 import { BACKENDS } from '../support/databases.ts';
 import { SmtpInbox } from '../support/smtp.ts';
+import * as OTPAuth from 'otpauth';
 
 /**
  * Every change writes an audit event (docs/security-rules.md, rule 28). Every unsafe operation
@@ -87,6 +88,24 @@ async function freshTokenPair(w: World): Promise<{ access_token: string; refresh
   return new TesseraDesktopClient({ baseUrl: 'http://tessera.test', fetch: injectFetch(w.t.app, nextAddress()) }).signInWithLoginToken(issued.secret);
 }
 
+/** A person of their own, signed in (sensitive changes end the person's other sessions). */
+async function ownPerson(w: World): Promise<{ caller: Caller; email: string }> {
+  const email = uniqueEmail('own');
+  await w.t.client({ ip: nextAddress() }).register({ name: 'Own Person', email, password: STRONG_PASSWORD, companyName: next('Own Ltd'), country: 'GB' });
+  return { caller: await new Caller(w.t).signIn(email), email };
+}
+
+/** The code an authenticator app shows, `steps` periods after now on the app's clock. */
+const totpCode = (w: World, secret: string, steps = 0) => new OTPAuth.TOTP({ secret }).generate({ timestamp: w.t.clock.now().getTime() + steps * 30_000 });
+
+/** An own person with a second factor on; the enrolment spent the current step, so later codes are a step ahead. */
+async function ownEnrolledPerson(w: World): Promise<{ caller: Caller; email: string; secret: string }> {
+  const own = await ownPerson(w);
+  const { secret } = (await own.caller.call('POST', '/api/v1/me/two-factor', { json: { password: STRONG_PASSWORD } })).body;
+  assert.equal((await own.caller.call('POST', '/api/v1/me/two-factor/confirm', { json: { code: totpCode(w, secret) } })).status, 200);
+  return { ...own, secret };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The declarations
 
@@ -133,6 +152,65 @@ const AUDITED: Record<string, Case[]> = {
     prepare: async (w) => {
       const throwaway = await new Caller(w.t).signIn(w.ownerEmail);
       return { send: () => throwaway.call('POST', '/api/v1/auth/sign-out') };
+    },
+  }],
+  completeTwoFactorSignIn: [{
+    actions: ['user.signed_in'],
+    prepare: async (w) => {
+      const own = await ownEnrolledPerson(w);
+      const browser = new Caller(w.t);
+      await browser.call('POST', '/api/v1/auth/sign-in', { json: { email: own.email, password: STRONG_PASSWORD }, keepCookies: true });
+      return { send: () => browser.call('POST', '/api/v1/auth/sign-in/two-factor', { json: { code: totpCode(w, own.secret, 1) }, keepCookies: true }) };
+    },
+  }],
+  updateMe: [{
+    actions: ['user.name_changed'],
+    prepare: async (w) => ({ send: () => w.owner.call('PATCH', '/api/v1/me', { json: { name: next('Owner') } }) }),
+  }],
+  changePassword: [{
+    actions: ['user.password_changed'],
+    prepare: async (w) => {
+      const own = await ownPerson(w);
+      return { send: () => own.caller.call('PUT', '/api/v1/me/password', { json: { currentPassword: STRONG_PASSWORD, newPassword: 'amber tiles 73 north' } }) };
+    },
+  }],
+  changeEmail: [{
+    actions: ['user.email_change_requested'],
+    prepare: async (w) => {
+      const own = await ownPerson(w);
+      return { send: () => own.caller.call('PUT', '/api/v1/me/email', { json: { password: STRONG_PASSWORD, email: uniqueEmail('moved') } }) };
+    },
+  }],
+  confirmEmailChange: [{
+    actions: ['user.email_changed'],
+    prepare: async (w) => {
+      const own = await ownPerson(w);
+      const newEmail = uniqueEmail('moved');
+      await own.caller.call('PUT', '/api/v1/me/email', { json: { password: STRONG_PASSWORD, email: newEmail } });
+      const token = SmtpInbox.linkToken(await w.t.inbox.waitFor(newEmail, /Confirm your new email/));
+      return { send: () => own.caller.call('POST', '/api/v1/auth/email-change/confirm', { json: { token } }) };
+    },
+  }],
+  confirmTwoFactor: [{
+    actions: ['user.two_factor_enabled'],
+    prepare: async (w) => {
+      const own = await ownPerson(w);
+      const { secret } = (await own.caller.call('POST', '/api/v1/me/two-factor', { json: { password: STRONG_PASSWORD } })).body;
+      return { send: () => own.caller.call('POST', '/api/v1/me/two-factor/confirm', { json: { code: totpCode(w, secret) } }) };
+    },
+  }],
+  disableTwoFactor: [{
+    actions: ['user.two_factor_disabled'],
+    prepare: async (w) => {
+      const own = await ownEnrolledPerson(w);
+      return { send: () => own.caller.call('DELETE', '/api/v1/me/two-factor', { json: { password: STRONG_PASSWORD, code: totpCode(w, own.secret, 1) } }) };
+    },
+  }],
+  regenerateRecoveryCodes: [{
+    actions: ['user.recovery_codes_regenerated'],
+    prepare: async (w) => {
+      const own = await ownEnrolledPerson(w);
+      return { send: () => own.caller.call('POST', '/api/v1/me/two-factor/recovery-codes', { json: { password: STRONG_PASSWORD } }) };
     },
   }],
   verifyEmail: [{
@@ -363,6 +441,7 @@ const AUDITED_READS: Record<string, Case[]> = {
 /** Unsafe operations that commit no audit event, and why. */
 const NOT_AUDITED: Record<string, string> = {
   lookupInvitation: 'a read: POST only so the link stays out of addresses and logs',
+  startTwoFactor: 'a secret waiting for its first code changes nothing about how the person signs in; confirming it is audited (user.two_factor_enabled)',
   requestPasswordReset: 'mails a link and changes nobody; using the link is audited (user.password_reset)',
   resendVerificationEmail: 'mails a link and changes nobody; using the link is audited (user.email_verified)',
   clientOpenConnection: 'connection_leases is the record of every lease (docs/connections.md); an owner closing one is audited',

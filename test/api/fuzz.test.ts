@@ -8,6 +8,7 @@ import { nextAddress } from '../support/caller.ts';
 import { BACKENDS, type Backend } from '../support/databases.ts';
 import { SmtpInbox } from '../support/smtp.ts';
 import { FILTER_IDS, ID_KINDS, ID_SOURCES, NOT_IDS, type IdKind } from '../support/ids.ts';
+import * as OTPAuth from 'otpauth';
 
 /**
  * Bad input, generated. A property-based fuzzer (fast-check) driven by the OpenAPI document: for
@@ -185,7 +186,12 @@ type SecretKind =
   | 'inviteToken'
   | 'loginToken'
   | 'refreshToken'
-  | 'revocableToken';
+  | 'revocableToken'
+  | 'ownPassword'
+  | 'pendingTotpCode'
+  | 'totpCode'
+  | 'recoveryCode'
+  | 'emailChangeToken';
 
 /** An id of the world (the caller's own, the other tenant's, or one that exists nowhere), or a secret. */
 class Ref {
@@ -286,7 +292,7 @@ function clone<T>(v: T): T {
 // Requests as generated
 
 type Part = 'path' | 'query' | 'body';
-type PrincipalName = 'owner' | 'ownerKey' | 'orgViewer' | 'bearer' | 'outsider' | 'anonymous' | 'unverified' | 'garbage';
+type PrincipalName = 'owner' | 'ownerKey' | 'orgViewer' | 'bearer' | 'outsider' | 'anonymous' | 'unverified' | 'ownPerson' | 'garbage';
 type Mode = 'valid' | 'foreign' | 'broken';
 
 /**
@@ -419,6 +425,18 @@ const FIELD_VALUES: Record<string, fc.Arbitrary<unknown>> = {
   'confirmPasswordReset body.token': fc.constant(new Ref('resetToken')),
   'lookupInvitation body.token': fc.constant(new Ref('lookupToken')),
   'acceptInvitation body.token': fc.constant(new Ref('inviteToken')),
+  // the password typed again, and codes of the own person's second factor (OWN_PERSON_OPS)
+  'startTwoFactor body.password': fc.constant(new Ref('knownPassword')),
+  'changePassword body.currentPassword': fc.constant(new Ref('ownPassword')),
+  'changeEmail body.password': fc.constant(new Ref('knownPassword')),
+  'disableTwoFactor body.password': fc.constant(new Ref('knownPassword')),
+  'regenerateRecoveryCodes body.password': fc.constant(new Ref('knownPassword')),
+  'confirmTwoFactor body.code': fc.constant(new Ref('pendingTotpCode')),
+  'disableTwoFactor body.code': fc.constant(new Ref('totpCode')),
+  'disableTwoFactor body.recoveryCode': fc.constant(new Ref('recoveryCode')),
+  'completeTwoFactorSignIn body.code': fc.constant(new Ref('totpCode')),
+  'completeTwoFactorSignIn body.recoveryCode': fc.constant(new Ref('recoveryCode')),
+  'confirmEmailChange body.token': fc.constant(new Ref('emailChangeToken')),
   'deleteOrganization query.cascade': fc.constantFrom('true', 'false'),
   // plans of the built-in catalog (src/server/domain/plans/catalog.ts)
   'changePlan body.planId': fc.constantFrom('starter', 'team', 'business'),
@@ -441,6 +459,7 @@ const FIELD_VALUES: Record<string, fc.Arbitrary<unknown>> = {
 const VALUES_BY_NAME: Record<string, fc.Arbitrary<unknown>> = {
   country: fc.constantFrom('GB', 'DE', 'FR', 'NL', 'US', 'JP', 'BR', 'de', 'gb', ' fr '),
   password: strongPassword,
+  newPassword: strongPassword,
   memberPassword: strongPassword,
   expiresAt: futureMoment,
   // a fixed limit is at most the plan's allowance (10 on the starter plan)
@@ -532,6 +551,12 @@ function orderedRange(d: Draft): void {
   if (from !== undefined && to !== undefined && Date.parse(from) >= Date.parse(to)) delete d.query.to;
 }
 
+function oneSecondFactor(d: Draft): void {
+  const body = d.body as Record<string, unknown>;
+  if (body.code !== undefined) delete body.recoveryCode;
+  else body.recoveryCode ??= new Ref('recoveryCode');
+}
+
 /** What the schemas cannot say: rules across fields, checked by the server (src/shared/*.ts). */
 const FIXUPS: Record<string, (draft: Draft) => void> = {
   setAccountUserRoles: (d) => {
@@ -564,6 +589,16 @@ const FIXUPS: Record<string, (draft: Draft) => void> = {
   // a time range ends after it starts
   searchAuditEvents: orderedRange,
   exportAuditEvents: orderedRange,
+  // a code of the app or a recovery code: exactly one
+  disableTwoFactor: oneSecondFactor,
+  completeTwoFactorSignIn: oneSecondFactor,
+  // the two-factor requirement is the owner's, in person and with a second factor of their own
+  // (test/api/two-factor.test.ts): the fuzzed owner and key change the rest of the profile
+  updateAccount: (d) => {
+    const body = d.body as Record<string, unknown>;
+    delete body.requireTwoFactor;
+    if (Object.keys(body).length === 0) body.emailNotifications = true;
+  },
   // nobody signed in: the invited person signs up with a name and a password
   acceptInvitation: (d) => {
     const body = d.body as Record<string, unknown>;
@@ -606,6 +641,7 @@ function draftOf(op: Operation): fc.Arbitrary<Draft> {
 /** The principal a valid request comes from. */
 function homeOf(op: Operation): PrincipalName[] {
   if (op.id === 'resendVerificationEmail') return ['unverified'];
+  if (OWN_PERSON_OPS.has(op.id)) return ['ownPerson'];
   if (op.open) return ['anonymous'];
   if (op.client) return ['bearer'];
   return op.viaKey ? ['owner', 'ownerKey'] : ['owner'];
@@ -624,6 +660,13 @@ function refusedPrincipal(op: Operation, spec: Spec): boolean {
   if ((p === 'outsider' || p === 'unverified') && account instanceof Ref && account.variant === 'own') return true;
   return false;
 }
+
+/**
+ * Operations on a person's own password, email and second factor: each valid request comes from a
+ * person of its own (Run.own), set up as the operation needs. They end other sessions, spend codes
+ * and count wrong passwords against the person, which the shared principals must not suffer.
+ */
+const OWN_PERSON_OPS = new Set(['startTwoFactor', 'confirmTwoFactor', 'disableTwoFactor', 'regenerateRecoveryCodes', 'changePassword', 'changeEmail', 'completeTwoFactorSignIn']);
 
 /** Signing in or out ends the session the request came with: such requests use a throwaway session. */
 const THROWAWAY_SESSION = new Set(['signIn', 'signOut']);
@@ -1044,7 +1087,7 @@ const MUTATIONS: Record<string, MutationKind> = {
   },
 
   csrf: (op, spec) => {
-    if (!UNSAFE.has(spec.method) || !op.path.startsWith('/api/v1/') || !['owner', 'orgViewer', 'outsider', 'anonymous', 'unverified'].includes(spec.principal)) return null;
+    if (!UNSAFE.has(spec.method) || !op.path.startsWith('/api/v1/') || !['owner', 'orgViewer', 'outsider', 'anonymous', 'unverified', 'ownPerson'].includes(spec.principal)) return null;
     return fc.constantFrom('omit', 'garbage', 'foreign').map((how) => withChange(spec, { label: `CSRF token: ${how}`, must: true, tag: 'csrf' }, (s) => (s.csrf = how as Spec['csrf'])));
   },
 
@@ -1229,7 +1272,7 @@ interface Victim {
   email?: string;
 }
 
-type VictimKind = 'member' | 'officeToken' | 'org' | 'group' | 'groupWithOrg' | 'device' | 'lease' | 'user' | 'invitation' | 'key' | 'verifyToken' | 'resetToken' | 'inviteToken' | 'loginToken' | 'tokenPair';
+type VictimKind = 'member' | 'officeToken' | 'org' | 'group' | 'groupWithOrg' | 'device' | 'lease' | 'user' | 'invitation' | 'key' | 'verifyToken' | 'resetToken' | 'inviteToken' | 'loginToken' | 'tokenPair' | 'emailChangeToken';
 
 interface World {
   t: TestApp;
@@ -1385,7 +1428,41 @@ const VICTIMS: Record<VictimKind, (w: World) => Promise<Victim>> = {
     const issued = await w.A.sdk.createLoginToken(w.A.ids.accountId, w.A.deskMemberId, { label: next('Pair') });
     return { id: (await desktopClient(w.t).signInWithLoginToken(issued.secret)).refresh_token };
   },
+  emailChangeToken: async (w) => {
+    const session = await new Session(w.t).register();
+    const newEmail = uniqueEmail('fuzz-moved');
+    const asked = await session.request('PUT', '/api/v1/me/email', { password: STRONG_PASSWORD, email: newEmail });
+    assert.equal(asked.status, 202, `email change: ${asked.text}`);
+    return { id: SmtpInbox.linkToken(await w.t.inbox.waitFor(newEmail, /Confirm your new email/)) };
+  },
 };
+
+/** A person of their own for one request of OWN_PERSON_OPS, set up as the operation needs. */
+interface OwnPerson {
+  session: Session;
+  secret: string | null;
+  recoveryCodes: string[];
+}
+
+const totpCode = (w: World, secret: string, steps = 0) => new OTPAuth.TOTP({ secret }).generate({ timestamp: w.t.clock.now().getTime() + steps * 30_000 });
+
+async function ownPersonFor(w: World, op: string): Promise<OwnPerson> {
+  const session = await new Session(w.t).register();
+  if (!['confirmTwoFactor', 'disableTwoFactor', 'regenerateRecoveryCodes', 'completeTwoFactorSignIn'].includes(op)) return { session, secret: null, recoveryCodes: [] };
+  const started = await session.request('POST', '/api/v1/me/two-factor', { password: STRONG_PASSWORD });
+  assert.equal(started.status, 201, `two-factor set-up: ${started.text}`);
+  const secret: string = started.body.secret;
+  if (op === 'confirmTwoFactor') return { session, secret, recoveryCodes: [] };
+  const confirmed = await session.request('POST', '/api/v1/me/two-factor/confirm', { code: totpCode(w, secret) });
+  assert.equal(confirmed.status, 200, `two-factor confirmation: ${confirmed.text}`);
+  if (op !== 'completeTwoFactorSignIn') return { session, secret, recoveryCodes: confirmed.body.recoveryCodes };
+  // a browser half-way through signing in: the password was right, the code is the request
+  const pending = new Session(w.t);
+  const answer = await pending.request('POST', '/api/v1/auth/sign-in', { email: session.email, password: STRONG_PASSWORD });
+  assert.equal(answer.body?.twoFactorRequired, true, `password step: ${answer.text}`);
+  pending.csrf = answer.body.csrfToken;
+  return { session: pending, secret, recoveryCodes: confirmed.body.recoveryCodes };
+}
 
 /** Slots whose own id is a fresh victim: the call consumes or destroys it. */
 const TARGETS: Record<string, VictimKind> = {
@@ -1413,6 +1490,7 @@ const SECRET_VICTIMS: Partial<Record<SecretKind, VictimKind>> = {
   loginToken: 'loginToken',
   refreshToken: 'tokenPair',
   revocableToken: 'tokenPair',
+  emailChangeToken: 'emailChangeToken',
 };
 
 /** One request being sent: victims it took, and what they return to when it is refused. */
@@ -1438,6 +1516,18 @@ class Run {
     }
     this.taken.push({ kind, victim });
     return victim;
+  }
+
+  #own: OwnPerson | null = null;
+
+  /** The person of its own an OWN_PERSON_OPS request comes from (or whose codes it carries). */
+  async own(): Promise<OwnPerson> {
+    if (!this.#own) {
+      // the setup writes: the baseline is taken after it
+      this.w.digest = null;
+      this.#own = await ownPersonFor(this.w, this.op.id);
+    }
+    return this.#own;
   }
 
   /** A refused request spent nothing: its victims go back to their pools. */
@@ -1469,10 +1559,21 @@ class Run {
         return nobody ? uniqueEmail('nobody') : this.w.credsEmail;
       case 'knownPassword':
         return STRONG_PASSWORD;
+      // a shared principal's password must never change (the world signs in with it): only the
+      // person of its own knows theirs; anyone else sending this request guesses wrong
+      case 'ownPassword':
+        return this.spec.principal === 'ownPerson' ? STRONG_PASSWORD : 'not their password 1';
       case 'freshEmail':
         return uniqueEmail('fuzz');
       case 'lookupToken':
         return this.w.lookupToken;
+      // the enrolment's own step; an enrolled person's next step (enrolling spent this one)
+      case 'pendingTotpCode':
+        return totpCode(this.w, (await this.own()).secret!);
+      case 'totpCode':
+        return totpCode(this.w, (await this.own()).secret!, 1);
+      case 'recoveryCode':
+        return (await this.own()).recoveryCodes[0]!;
       default:
         return (await this.victim(SECRET_VICTIMS[kind]!)).id;
     }
@@ -1571,6 +1672,8 @@ async function principalHeaders(run: Run, method: string, url: string): Promise<
       return sessionHeaders(throwaway ? await new Session(w.t).signIn(w.B.ownerEmail) : w.B.session);
     case 'anonymous':
       return sessionHeaders(new Session(w.t));
+    case 'ownPerson':
+      return sessionHeaders((await run.own()).session);
     case 'unverified': {
       // resending is limited to 3 per person per 15 minutes: a person serves two requests
       let entry = w.unverified.find((u) => u.uses < 2);

@@ -9,6 +9,7 @@ import { injectFetch, registerPerson, startTestApp, STRONG_PASSWORD, uniqueEmail
 import { BACKENDS } from '../support/databases.ts';
 import { SmtpInbox } from '../support/smtp.ts';
 import { Caller, nextAddress, type Answer } from '../support/caller.ts';
+import * as OTPAuth from 'otpauth';
 
 /**
  * docs/permissions.md, executed: every operation of the OpenAPI document has a row, and every
@@ -252,6 +253,30 @@ async function freshPerson(w: World): Promise<{ email: string; verifyToken: stri
   return { email, verifyToken };
 }
 
+/**
+ * A person of their own, signed in: sensitive changes end the person's other sessions, so they
+ * act on a fresh person rather than on a principal whose session the matrix goes on using.
+ */
+async function ownPerson(w: World): Promise<{ caller: Caller; email: string }> {
+  const email = uniqueEmail('own');
+  await w.t.client({ ip: nextAddress() }).register({ name: 'Own Person', email, password: STRONG_PASSWORD, companyName: 'Own Ltd', country: 'GB' });
+  return { caller: await new Caller(w.t).signIn(email), email };
+}
+
+/** The code an authenticator app shows, `steps` periods after now on the app's clock. */
+function totpCode(w: World, secret: string, steps = 0): string {
+  return new OTPAuth.TOTP({ secret }).generate({ timestamp: w.t.clock.now().getTime() + steps * 30_000 });
+}
+
+/** An own person with a second factor on; the enrolment spent the current step, so next codes are a step ahead. */
+async function ownEnrolledPerson(w: World): Promise<{ caller: Caller; email: string; secret: string }> {
+  const own = await ownPerson(w);
+  const { secret } = (await own.caller.call('POST', '/api/v1/me/two-factor', { json: { password: STRONG_PASSWORD } })).body;
+  const confirmed = await own.caller.call('POST', '/api/v1/me/two-factor/confirm', { json: { code: totpCode(w, secret) } });
+  assert.equal(confirmed.status, 200, `enrolment: ${JSON.stringify(confirmed.body)}`);
+  return { ...own, secret };
+}
+
 // ---------------------------------------------------------------------------------------------
 // One valid request per operation. `allowed` says whether the cell expects success: destructive
 // and consuming operations then get a fresh target, while refused calls aim at the shared ones
@@ -307,6 +332,44 @@ const RUNNERS: Record<string, Runner> = {
     await w.t.client({ ip: nextAddress() }).requestPasswordReset(email);
     const token = SmtpInbox.linkToken(await w.t.inbox.waitFor(email, /Reset your/));
     return who.caller.call('POST', '/api/v1/auth/password-reset/confirm', { json: { token, password: 'another horse 43 battery' } });
+  },
+  // the second step needs the pending sign-in of the first: a throwaway browser at the caller's address
+  completeTwoFactorSignIn: async (w, who) => {
+    const own = await ownEnrolledPerson(w);
+    const browser = new Caller(w.t, who.caller.address);
+    await browser.call('POST', '/api/v1/auth/sign-in', { json: { email: own.email, password: STRONG_PASSWORD }, keepCookies: true });
+    return browser.call('POST', '/api/v1/auth/sign-in/two-factor', { json: { code: totpCode(w, own.secret, 1) }, keepCookies: true });
+  },
+  confirmEmailChange: async (w, who) => {
+    const own = await ownPerson(w);
+    const newEmail = uniqueEmail('moved');
+    await own.caller.call('PUT', '/api/v1/me/email', { json: { password: STRONG_PASSWORD, email: newEmail } });
+    const token = SmtpInbox.linkToken(await w.t.inbox.waitFor(newEmail, /Confirm your new email/));
+    return who.caller.call('POST', '/api/v1/auth/email-change/confirm', { json: { token } });
+  },
+  updateMe: (_w, who) => who.caller.call('PATCH', '/api/v1/me', { json: { name: `The ${who.label}` } }),
+  changePassword: async (w, who) => {
+    const caller = who.email ? (await ownPerson(w)).caller : who.caller;
+    return caller.call('PUT', '/api/v1/me/password', { json: { currentPassword: STRONG_PASSWORD, newPassword: 'amber tiles 73 north' } });
+  },
+  changeEmail: (_w, who) => who.caller.call('PUT', '/api/v1/me/email', { json: { password: STRONG_PASSWORD, email: uniqueEmail('new-address') } }),
+  getTwoFactor: (_w, who) => who.caller.call('GET', '/api/v1/me/two-factor'),
+  // an enrolment waiting for its code changes nothing until confirmed
+  startTwoFactor: (_w, who) => who.caller.call('POST', '/api/v1/me/two-factor', { json: { password: STRONG_PASSWORD } }),
+  confirmTwoFactor: async (w, who) => {
+    if (!who.email) return who.caller.call('POST', '/api/v1/me/two-factor/confirm', { json: { code: '123456' } });
+    const own = await ownPerson(w);
+    const { secret } = (await own.caller.call('POST', '/api/v1/me/two-factor', { json: { password: STRONG_PASSWORD } })).body;
+    return own.caller.call('POST', '/api/v1/me/two-factor/confirm', { json: { code: totpCode(w, secret) } });
+  },
+  disableTwoFactor: async (w, who) => {
+    if (!who.email) return who.caller.call('DELETE', '/api/v1/me/two-factor', { json: { password: STRONG_PASSWORD, code: '123456' } });
+    const own = await ownEnrolledPerson(w);
+    return own.caller.call('DELETE', '/api/v1/me/two-factor', { json: { password: STRONG_PASSWORD, code: totpCode(w, own.secret, 1) } });
+  },
+  regenerateRecoveryCodes: async (w, who) => {
+    const caller = who.email ? (await ownEnrolledPerson(w)).caller : who.caller;
+    return caller.call('POST', '/api/v1/me/two-factor/recovery-codes', { json: { password: STRONG_PASSWORD } });
   },
   createAccount: (_w, who) => who.caller.call('POST', '/api/v1/accounts', { json: { companyName: next('Second Co'), country: 'DE' } }),
   getAccount: (w, who) => who.caller.call('GET', accountUrl(w)),

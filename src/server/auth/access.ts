@@ -20,8 +20,11 @@ import type { PortalPrincipal } from './sessions.ts';
 export type AccessRule =
   /** No principal needed (sign-in, health, invitation links). */
   | { scope: 'public' }
-  /** Any signed-in person. */
-  | { scope: 'signedIn' }
+  /**
+   * Any signed-in person. `duringEnrolment`: also answers a person whose account requires a
+   * second factor they have not set up yet (every other route refuses them until they do).
+   */
+  | { scope: 'signedIn'; duringEnrolment?: true }
   /**
    * A role on the whole account of :accountId; 'anyRole' admits anyone holding a role anywhere in
    * it. `people` refuses access keys: what a key may never do (manage keys, transfer ownership)
@@ -141,6 +144,7 @@ async function organizationOf(database: Database, request: FastifyRequest, of: '
 }
 
 const KEYS_REFUSED = 'Access keys cannot do this: it needs a person signed in to the portal.';
+const ENROLMENT_FIRST = 'An account you belong to requires two-factor sign-in. Set it up first (Profile, Security).';
 
 /** Checks a request against its route's rule; sets request.access for account and organization rules. */
 async function authorize(database: Database, request: FastifyRequest, rule: AccessRule): Promise<void> {
@@ -148,6 +152,8 @@ async function authorize(database: Database, request: FastifyRequest, rule: Acce
   const key = request.accessKey;
   if (key && (rule.scope === 'signedIn' || (rule.scope === 'account' && rule.people))) throw forbidden(KEYS_REFUSED);
   const principal = key ?? requireUser(request);
+  // enforced here, for every route, so no page or client can skip the enrolment the account requires
+  if (!key && request.principal?.twoFactor.enrolmentPending && !(rule.scope === 'signedIn' && rule.duringEnrolment)) throw forbidden(ENROLMENT_FIRST);
   if (rule.scope === 'signedIn') return;
   const access = accountAccess(principal, (request.params as { accountId: string }).accountId);
   request.access = access;
@@ -180,12 +186,18 @@ interface GrantRow {
   organization_name: string | null;
 }
 
-/** A person's accounts (for the account switcher) and what they reach in each. */
-export async function loadAccess(db: Database['db'], userId: string): Promise<{ accounts: AccountMembership[]; access: Map<string, AccountAccess> }> {
+/**
+ * A person's accounts (for the account switcher) and what they reach in each, and whether any of
+ * those accounts requires a second factor.
+ */
+export async function loadAccess(
+  db: Database['db'],
+  userId: string,
+): Promise<{ accounts: AccountMembership[]; access: Map<string, AccountAccess>; twoFactorRequired: boolean }> {
   const memberships = await db
     .selectFrom('memberships as m')
     .innerJoin('accounts as a', 'a.account_id', 'm.account_id')
-    .select(['a.account_id', 'a.company_name', 'a.country', 'm.role'])
+    .select(['a.account_id', 'a.company_name', 'a.country', 'a.require_two_factor', 'm.role'])
     .where('m.user_id', '=', userId)
     .orderBy('a.company_name')
     .orderBy('a.account_id')
@@ -225,7 +237,7 @@ export async function loadAccess(db: Database['db'], userId: string): Promise<{ 
     access.set(m.account_id, { accountId: m.account_id, accountRole: m.role, organizations, groups });
     return { id: m.account_id, companyName: m.company_name, country: m.country, role: m.role, grants: own.map(toRoleGrant).sort(byScopeName) };
   });
-  return { accounts, access };
+  return { accounts, access, twoFactorRequired: memberships.some((m) => m.require_two_factor) };
 }
 
 export function toRoleGrant(row: Omit<GrantRow, 'account_id'>): RoleGrant {

@@ -9,15 +9,18 @@ import {
   Registered,
   RegisterBody,
   SignedIn,
+  SignInAnswer,
   SignInBody,
 } from '../../shared/contracts.ts';
+import { EmailChangeTokenBody, TwoFactorSignInBody } from '../../shared/two-factor.ts';
 import { insertAccountWithOwner } from '../domain/accounts/accounts.ts';
 import { recordUserChange } from '../domain/audit/record.ts';
-import { consumeEmailToken, findUserByEmail, insertUser, issueEmailToken } from '../domain/users/users.ts';
-import { AppError, conflict, uniqueClash } from '../http/errors.ts';
+import { consumeEmailChangeToken, consumeEmailToken, findUserByEmail, findUserById, insertUser, issueEmailToken } from '../domain/users/users.ts';
+import { hasTwoFactor, spendRecoveryCode, spendTotpCode } from '../domain/users/two-factor.ts';
+import { AppError, conflict, fieldError, uniqueClash } from '../http/errors.ts';
 import { changeContext } from '../http/context.ts';
 import { requireUser } from './access.ts';
-import { clearSessionCookie, setSessionCookie } from './cookies.ts';
+import { clearPendingSignInCookie, clearSessionCookie, madeWithPassword, pendingSignInOf, PENDING_SIGN_IN_MS, setPendingSignInCookie, setSessionCookie } from './cookies.ts';
 import { hashPassword, passwordPolicyErrors, verifyPassword } from './passwords.ts';
 import { toUser } from './sessions.ts';
 import { SIGN_IN_RULES, type ThrottleKey, type ThrottleRule } from './throttle.ts';
@@ -61,9 +64,20 @@ export async function startPortalSession(services: Services, request: FastifyReq
   return reply.generateCsrf({ userInfo: key });
 }
 
+/**
+ * Wrong second-factor codes are counted per person like wrong passwords per email (5, then 30 s
+ * doubling), and per address together with password guesses.
+ */
+export function twoFactorThrottleKeys(userId: string, address: string): ThrottleKey[] {
+  return [
+    { key: `two-factor:user:${userId}`, rule: SIGN_IN_RULES.email },
+    { key: `sign-in:address:${address}`, rule: SIGN_IN_RULES.address },
+  ];
+}
+
 export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   const services = app.services;
-  const { database, sessions, throttle, clock, plans } = services;
+  const { database, sessions, throttle, clock, plans, sealer } = services;
 
   /**
    * Runs a link's use; a link that is invalid, used or expired counts against the caller's
@@ -139,9 +153,9 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       tags: ['Sign-in'],
       operationId: 'signIn',
-      summary: 'Sign in with email and password; answers the same for an unknown email and a wrong password',
+      summary: 'Sign in with email and password; answers the same for an unknown email and a wrong password. With a second factor, no session yet: twoFactorRequired, then POST /auth/sign-in/two-factor',
       body: SignInBody,
-      response: { 200: SignedIn },
+      response: { 200: SignInAnswer },
     },
   }, async (request, reply) => {
     const email = request.body.email.toLowerCase();
@@ -159,6 +173,17 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     if (counted.has(keys[0]!.key)) await throttle.clear(keys[0]!.key);
     const context = { ...changeContext(request, clock), actor: { type: 'user' as const, id: user.id } };
     const previous = request.principal;
+    if (await hasTwoFactor(database.db, user.id)) {
+      // the password alone opens no session: the browser's earlier one ends, as at any sign-in,
+      // and a pending sign-in bound to this person waits for the second factor
+      if (previous) {
+        await database.inSystem((tx) => sessions.revoke(tx, previous.sessionKey));
+        await sessions.forgetEverywhere({ session: previous.sessionKey });
+        clearSessionCookie(reply);
+      }
+      setPendingSignInCookie(reply, user, new Date(context.now.getTime() + PENDING_SIGN_IN_MS));
+      return { twoFactorRequired: true as const, csrfToken: reply.generateCsrf({ userInfo: 'anonymous' }) };
+    }
     const csrfToken = await database.inSystem(async (tx) => {
       // a new session id at every sign-in; the one the browser had (if any) ends
       if (previous) await sessions.revoke(tx, previous.sessionKey);
@@ -169,8 +194,50 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     return { user: toUser(user), csrfToken };
   });
 
+  app.post('/auth/sign-in/two-factor', {
+    config: { access: { scope: 'public' } },
+    schema: {
+      tags: ['Sign-in'],
+      operationId: 'completeTwoFactorSignIn',
+      summary: 'Second step of a sign-in: a code of the authenticator app, or a recovery code (works once); opens the session',
+      body: TwoFactorSignInBody,
+      response: { 200: SignedIn },
+    },
+  }, async (request, reply) => {
+    const context = changeContext(request, clock);
+    const pending = pendingSignInOf(request, context.now);
+    if (!pending) throw new AppError('unauthenticated', 'Sign in with your password first: it waits 5 minutes for the second factor.');
+    const keys = twoFactorThrottleKeys(pending.userId, request.ip);
+    const counted = await throttle.check(keys);
+    const { code, recoveryCode } = request.body;
+    const previous = request.principal;
+    const signedIn = await database.inSystem(async (tx) => {
+      const user = await findUserById(tx, pending.userId);
+      if (!user || !madeWithPassword(pending, user.password_hash)) return null;
+      const spent = code !== undefined ? await spendTotpCode(tx, sealer, user, code, context.now) : await spendRecoveryCode(tx, user.id, recoveryCode!);
+      if (!spent) return null;
+      if (previous) await sessions.revoke(tx, previous.sessionKey);
+      await recordUserChange(tx, { ...context, actor: { type: 'user', id: user.id } }, {
+        userId: user.id,
+        action: 'user.signed_in',
+        after: { secondFactor: code !== undefined ? 'totp' : 'recovery_code' },
+      });
+      return { user, csrfToken: await startSession(request, reply, tx, user.id) };
+    });
+    if (!signedIn) {
+      await throttle.fail(keys);
+      throw code !== undefined
+        ? fieldError('code', 'invalid_code', 'This code is not right, or was used already. Wait for the next one.')
+        : fieldError('recoveryCode', 'invalid_code', 'This recovery code is not right, or was used already.');
+    }
+    if (counted.has(keys[0]!.key)) await throttle.clear(keys[0]!.key);
+    if (previous) await sessions.forgetEverywhere({ session: previous.sessionKey });
+    clearPendingSignInCookie(reply);
+    return { user: toUser(signedIn.user), csrfToken: signedIn.csrfToken };
+  });
+
   app.post('/auth/sign-out', {
-    config: { access: { scope: 'signedIn' } },
+    config: { access: { scope: 'signedIn', duringEnrolment: true } },
     schema: { tags: ['Sign-in'], operationId: 'signOut', summary: 'End this portal session', response: noContent },
   }, async (request, reply) => {
     const principal = requireUser(request);
@@ -185,7 +252,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.get('/me', {
-    config: { access: { scope: 'signedIn' } },
+    config: { access: { scope: 'signedIn', duringEnrolment: true } },
     schema: {
       tags: ['Me'],
       operationId: 'getMe',
@@ -194,7 +261,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request) => {
     const principal = requireUser(request);
-    return { user: principal.user, accounts: principal.accounts };
+    return { user: principal.user, accounts: principal.accounts, twoFactor: principal.twoFactor };
   });
 
   app.post('/auth/verify-email', {
@@ -217,6 +284,49 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       return user;
     }));
     await sessions.forgetEverywhere({ user: user.id });
+    return reply.code(204).send(null);
+  });
+
+  app.post('/auth/email-change/confirm', {
+    config: { access: { scope: 'public' } },
+    schema: {
+      tags: ['Sign-in'],
+      operationId: 'confirmEmailChange',
+      summary: "Change the person's email to the new address the single-use link was mailed to; ends their other sessions",
+      body: EmailChangeTokenBody,
+      response: noContent,
+    },
+  }, async (request, reply) => {
+    const context = changeContext(request, clock);
+    const current = request.principal;
+    const changed = await countingBadLinks(request.ip, () => database.inSystem(async (tx) => {
+      const { user, newEmail } = await consumeEmailChangeToken(tx, request.body.token, context.now);
+      await tx
+        .updateTable('users')
+        // the link reached the new inbox: the new address is proven
+        .set({ email: newEmail, email_verified_at: context.now, updated_at: context.now })
+        .where('id', '=', user.id)
+        .execute()
+        .catch(uniqueClash('token', 'already_registered', 'This address was registered by someone else meanwhile'));
+      // every session but the one that opened the link, if it is the person's own
+      await sessions.revokeAllOf(tx, user.id, current?.user.id === user.id ? current.sessionKey : undefined);
+      await recordUserChange(tx, { ...context, actor: { type: 'user', id: user.id } }, {
+        userId: user.id,
+        action: 'user.email_changed',
+        before: { email: user.email },
+        after: { email: newEmail },
+      });
+      return { user, newEmail };
+    }));
+    await sessions.forgetEverywhere({ user: changed.user.id });
+    // the old address hears of it, so a hijacked account does not change hands silently
+    await services.mailer
+      .send({
+        to: changed.user.email,
+        subject: 'Your Tessera email address was changed',
+        text: `Hello ${changed.user.name},\n\nthe email address you sign in to Tessera with is now ${changed.newEmail}. If you did not do this, reset your password at once and tell your account owner.\n`,
+      })
+      .catch((err) => request.log.error({ err }, 'email change notice failed'));
     return reply.code(204).send(null);
   });
 

@@ -5,7 +5,7 @@ import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
  * e.g. `tsr_pr_4bX…q9_k3Zq1w`. The checksum lets a mistyped secret be refused without a database
  * lookup; the database keeps only the SHA-256 of the whole string.
  */
-export type SecretPrefix = 'tsr_ev_' | 'tsr_pr_' | 'tsr_ses_' | 'tsr_mt_' | 'tsr_at_' | 'tsr_rt_' | 'tsr_inv_' | 'tsr_ak_';
+export type SecretPrefix = 'tsr_ev_' | 'tsr_pr_' | 'tsr_ec_' | 'tsr_ses_' | 'tsr_mt_' | 'tsr_at_' | 'tsr_rt_' | 'tsr_inv_' | 'tsr_ak_';
 
 const BODY_BYTES = 32;
 const BODY_CHARS = 43; // base64url of 32 bytes

@@ -14,6 +14,8 @@ export interface PortalPrincipal {
   accounts: AccountMembership[];
   /** What the person reaches in each of their accounts (auth/access.ts decides with it). */
   access: ReadonlyMap<string, AccountAccess>;
+  /** The second factor (docs/two-factor.md); `enrolmentPending` limits the session to enrolment. */
+  twoFactor: { enabled: boolean; required: boolean; enrolmentPending: boolean };
 }
 
 /**
@@ -117,7 +119,8 @@ export class SessionStore {
     const row = await this.#database.db
       .selectFrom('sessions as s')
       .innerJoin('users as u', 'u.id', 's.user_id')
-      .select(['u.id', 'u.email', 'u.name', 'u.email_verified_at', 'u.created_at', 's.last_seen_at'])
+      .leftJoin('two_factor_credentials as f', 'f.user_id', 'u.id')
+      .select(['u.id', 'u.email', 'u.name', 'u.email_verified_at', 'u.created_at', 's.last_seen_at', 'f.confirmed_at as two_factor_confirmed_at'])
       .where('s.id_hash', '=', idHash)
       .where('s.expires_at', '>', nowDate)
       .where('s.last_seen_at', '>', idleCutoff)
@@ -131,8 +134,10 @@ export class SessionStore {
       await this.#database.db.updateTable('sessions').set({ last_seen_at: nowDate }).where('id_hash', '=', idHash).execute();
       lastSeenAt = now;
     }
-    const { accounts, access } = await loadAccess(this.#database.db, row.id);
-    const principal: PortalPrincipal = { kind: 'user', sessionKey: key, user: toUser(row), accounts, access };
+    const { accounts, access, twoFactorRequired } = await loadAccess(this.#database.db, row.id);
+    const enabled = row.two_factor_confirmed_at !== null;
+    const twoFactor = { enabled, required: twoFactorRequired, enrolmentPending: twoFactorRequired && !enabled };
+    const principal: PortalPrincipal = { kind: 'user', sessionKey: key, user: toUser(row), accounts, access, twoFactor };
     this.#cache.set(key, { principal, lastSeenAt }, now);
     return principal;
   }

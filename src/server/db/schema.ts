@@ -19,6 +19,8 @@ export interface AccountsTable {
   plan_id: Generated<string>;
   /** When the account took its current plan. */
   plan_since: Generated<Date>;
+  /** Everyone in the account must sign in with a second factor (docs/two-factor.md). */
+  require_two_factor: Generated<boolean>;
   created_at: Date;
   updated_at: Date;
 }
@@ -131,7 +133,7 @@ export interface SessionsTable {
   user_agent: string | null;
 }
 
-export type EmailTokenPurpose = 'verify_email' | 'reset_password';
+export type EmailTokenPurpose = 'verify_email' | 'reset_password' | 'change_email';
 
 export interface EmailTokensTable {
   token_hash: Uint8Array;
@@ -311,6 +313,23 @@ export interface UsageDailyTable {
   computed_at: Date;
 }
 
+/** A person's TOTP secret, sealed; confirmed_at is null while the enrolment waits for its first code. */
+export interface TwoFactorCredentialsTable {
+  user_id: string;
+  secret_sealed: Uint8Array;
+  created_at: Date;
+  confirmed_at: Date | null;
+  /** The 30-second step of the last code accepted (codes of this step or earlier are refused). */
+  last_used_step: number | null;
+}
+
+/** A single-use recovery code, as its SHA-256. */
+export interface RecoveryCodesTable {
+  user_id: string;
+  code_hash: Uint8Array;
+  created_at: Date;
+}
+
 export interface OwnerNoticesTable {
   account_id: string;
   kind: string;
@@ -346,6 +365,8 @@ export interface DB {
   invoices: InvoicesTable;
   usage_daily: UsageDailyTable;
   owner_notices: OwnerNoticesTable;
+  two_factor_credentials: TwoFactorCredentialsTable;
+  recovery_codes: RecoveryCodesTable;
 }
 
 /**
@@ -359,4 +380,6 @@ export const GLOBAL_TABLES: Record<string, string> = {
   sessions: 'a portal session is a person signed in, whatever account they work in',
   email_tokens: 'emailed links address a person',
   sign_in_throttle: 'guessing is counted per email and per client address, before any account is known',
+  two_factor_credentials: "a second factor is the person's, whatever account they sign in to",
+  recovery_codes: "recovery codes stand in for the person's second factor",
 };

@@ -2,6 +2,7 @@ import { Alert, Anchor, Button, Center, Loader, Paper, PasswordInput, Stack, Tex
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { Link, useLocation, useSearch } from 'wouter';
+import { TwoFactorRequired } from '../../client/sdk.ts';
 import { api, fetchMe, homePath, meKey, rememberAccount } from '../api.ts';
 import { Brand } from '../brand.tsx';
 import { CountrySelect, FormAlert, FormStack, useFormErrors } from '../forms.tsx';
@@ -112,21 +113,25 @@ export function RegisterPage() {
 }
 
 const SIGN_IN_FIELDS = ['email', 'password'] as const;
+const SECOND_FACTOR_FIELDS = ['code', 'recoveryCode'] as const;
 
 export function SignInPage() {
   const [values, setValues] = useState({ email: new URLSearchParams(useSearch()).get('email') ?? '', password: '' });
+  // after a right password, a person with a second factor is asked for a code (or a recovery code)
+  const [step, setStep] = useState<'password' | 'code' | 'recoveryCode'>('password');
   const errors = useFormErrors(SIGN_IN_FIELDS);
   const enter = useEnterPortal();
   const signIn = useMutation({
     mutationFn: () => api.signIn(values),
     onMutate: () => errors.reset(),
-    onError: errors.capture,
+    onError: (error) => (error instanceof TwoFactorRequired ? setStep('code') : errors.capture(error)),
     onSuccess: () => enter(),
   });
   const set = (key: keyof typeof values, value: string) => {
     setValues((v) => ({ ...v, [key]: value }));
     errors.clearField(key);
   };
+  if (step !== 'password') return <SecondFactorStep kind={step} onKind={setStep} onRestart={() => setStep('password')} />;
   return (
     <AuthCard
       title="Sign in"
@@ -149,6 +154,56 @@ export function SignInPage() {
         <FormAlert problem={errors.problem} />
         <Button type="submit" fullWidth loading={signIn.isPending}>
           Sign in
+        </Button>
+      </FormStack>
+    </AuthCard>
+  );
+}
+
+/** The second step of a sign-in: the app's code, or a recovery code behind a link. */
+function SecondFactorStep({ kind, onKind, onRestart }: { kind: 'code' | 'recoveryCode'; onKind: (kind: 'code' | 'recoveryCode') => void; onRestart: () => void }) {
+  const [value, setValue] = useState('');
+  const errors = useFormErrors(SECOND_FACTOR_FIELDS);
+  const enter = useEnterPortal();
+  const complete = useMutation({
+    mutationFn: () => api.completeTwoFactorSignIn(kind === 'code' ? { code: value } : { recoveryCode: value }),
+    onMutate: () => errors.reset(),
+    onError: errors.capture,
+    onSuccess: () => enter(),
+  });
+  const switchTo = (next: 'code' | 'recoveryCode') => {
+    setValue('');
+    errors.reset();
+    onKind(next);
+  };
+  const expired = errors.problem?.status === 401;
+  return (
+    <AuthCard
+      title="Two-factor sign-in"
+      subtitle={kind === 'code' ? 'Enter the 6-digit code your authenticator app shows for Tessera.' : 'Enter one of the recovery codes you saved. Each works once.'}
+      footer={
+        <Anchor component="button" type="button" onClick={onRestart}>
+          Back to sign in
+        </Anchor>
+      }
+    >
+      <FormStack label="Second factor" onSubmit={() => complete.mutate()}>
+        {kind === 'code' ? (
+          <TextInput label="Code" inputMode="numeric" autoComplete="one-time-code" maxLength={6} autoFocus value={value} onChange={(e) => { setValue(e.currentTarget.value); errors.clearField('code'); }} {...errors.field('code')} />
+        ) : (
+          <TextInput label="Recovery code" autoComplete="off" autoFocus value={value} onChange={(e) => { setValue(e.currentTarget.value); errors.clearField('recoveryCode'); }} {...errors.field('recoveryCode')} />
+        )}
+        <Anchor component="button" type="button" size="sm" mt={-6} style={{ alignSelf: 'flex-end' }} onClick={() => switchTo(kind === 'code' ? 'recoveryCode' : 'code')}>
+          {kind === 'code' ? 'Use a recovery code' : 'Use the code of your app'}
+        </Anchor>
+        <FormAlert problem={errors.problem} />
+        {expired ? (
+          <Button variant="default" fullWidth onClick={onRestart}>
+            Enter your password again
+          </Button>
+        ) : null}
+        <Button type="submit" fullWidth loading={complete.isPending}>
+          Verify
         </Button>
       </FormStack>
     </AuthCard>

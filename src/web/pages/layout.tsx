@@ -10,7 +10,7 @@ import { Brand } from '../brand.tsx';
 import { countryName } from '../countries.ts';
 import { CountrySelect, FormAlert, FormStack, useFormErrors } from '../forms.tsx';
 import { SelectedOrganizationPill } from './organization-parts.tsx';
-import { BurgerIcon, CheckIcon, ChevronIcon, ExitIcon, PlusIcon } from '../icons.tsx';
+import { BurgerIcon, CheckIcon, ChevronIcon, ExitIcon, KeyIcon, PlusIcon } from '../icons.tsx';
 
 type Membership = Me['accounts'][number];
 
@@ -163,6 +163,9 @@ function AccountMenu({ me, current }: { me: Me; current: Membership | undefined 
           <Menu.Divider />
           <Menu.Item leftSection={<PlusIcon />} onClick={createModal.open}>
             Create account
+          </Menu.Item>
+          <Menu.Item leftSection={<KeyIcon />} onClick={() => navigate('/security')} data-testid="security-link">
+            Security
           </Menu.Item>
           <Menu.Item leftSection={<ExitIcon />} color="red" onClick={() => signOut.mutate()}>
             Sign out

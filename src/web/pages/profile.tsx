@@ -28,27 +28,37 @@ function VerifyEmailBanner({ me }: { me: Me }) {
   );
 }
 
-const PROFILE_FIELDS = ['companyName', 'country', 'emailNotifications'] as const;
+const PROFILE_FIELDS = ['companyName', 'country', 'emailNotifications', 'requireTwoFactor'] as const;
 
 function ProfileForm({ account, canEdit }: { account: Account; canEdit: boolean }) {
-  const initial = { companyName: account.companyName, country: account.country as string | null, emailNotifications: account.emailNotifications };
+  const valuesOf = (a: Account) => ({ companyName: a.companyName, country: a.country as string | null, emailNotifications: a.emailNotifications, requireTwoFactor: a.requireTwoFactor });
+  const initial = valuesOf(account);
   const [values, setValues] = useState(initial);
   const errors = useFormErrors(PROFILE_FIELDS);
   const queryClient = useQueryClient();
   const save = useMutation({
     mutationFn: () =>
-      api.updateAccount(account.id, { companyName: values.companyName, country: values.country ?? '', emailNotifications: values.emailNotifications }),
+      api.updateAccount(account.id, {
+        companyName: values.companyName,
+        country: values.country ?? '',
+        emailNotifications: values.emailNotifications,
+        // sent only when changed: turning it on asks for the owner's own second factor
+        ...(values.requireTwoFactor !== account.requireTwoFactor ? { requireTwoFactor: values.requireTwoFactor } : {}),
+      }),
     onMutate: () => errors.reset(),
     onError: errors.capture,
     onSuccess: async (saved) => {
       queryClient.setQueryData(accountKey(saved.id), saved);
-      setValues({ companyName: saved.companyName, country: saved.country, emailNotifications: saved.emailNotifications });
+      setValues(valuesOf(saved));
       // the account menu shows the company name
       await queryClient.invalidateQueries({ queryKey: meKey });
     },
   });
   const dirty =
-    values.companyName !== account.companyName || values.country !== account.country || values.emailNotifications !== account.emailNotifications;
+    values.companyName !== account.companyName ||
+    values.country !== account.country ||
+    values.emailNotifications !== account.emailNotifications ||
+    values.requireTwoFactor !== account.requireTwoFactor;
   // "Saved" only while nothing changed since
   const showSaved = save.isSuccess && !dirty;
   const set = <K extends keyof typeof values>(key: K, value: (typeof values)[K]) => {
@@ -84,6 +94,15 @@ function ProfileForm({ account, canEdit }: { account: Account; canEdit: boolean 
         onChange={(e) => set('emailNotifications', e.currentTarget.checked)}
         {...errors.field('emailNotifications')}
       />
+      <Switch
+        label="Require two-factor sign-in for everyone"
+        description="Everyone in this account signs in with a code from an app; people without one set it up at their next request. Set it up for yourself first (Security, in the account menu)."
+        disabled={!canEdit}
+        checked={values.requireTwoFactor}
+        onChange={(e) => set('requireTwoFactor', e.currentTarget.checked)}
+        data-testid="require-two-factor"
+        {...errors.field('requireTwoFactor')}
+      />
       <FormAlert problem={errors.problem} />
       {canEdit ? (
         <Group justify="flex-end" gap="sm" mt="xs">
@@ -97,7 +116,7 @@ function ProfileForm({ account, canEdit }: { account: Account; canEdit: boolean 
             disabled={!dirty || save.isPending}
             onClick={() => {
               errors.reset();
-              setValues({ companyName: account.companyName, country: account.country, emailNotifications: account.emailNotifications });
+              setValues(valuesOf(account));
             }}
           >
             Discard

@@ -15,6 +15,7 @@ export function toAccount(row: AccountRow): Account {
     companyName: row.company_name,
     country: row.country,
     emailNotifications: row.email_notifications,
+    requireTwoFactor: row.require_two_factor,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
@@ -32,6 +33,7 @@ export async function insertAccountWithOwner(
     company_name: input.companyName,
     country: input.country,
     email_notifications: true,
+    require_two_factor: false,
     plan_id: input.planId,
     plan_since: context.now,
     created_at: context.now,
@@ -85,6 +87,7 @@ export async function updateAccount(database: Database, context: ChangeContext, 
         ...(patch.companyName !== undefined ? { company_name: patch.companyName } : {}),
         ...(patch.country !== undefined ? { country: patch.country } : {}),
         ...(patch.emailNotifications !== undefined ? { email_notifications: patch.emailNotifications } : {}),
+        ...(patch.requireTwoFactor !== undefined ? { require_two_factor: patch.requireTwoFactor } : {}),
         updated_at: context.now,
       })
       .where('account_id', '=', accountId)

@@ -15,7 +15,7 @@ export function findUserByEmail(tx: Tx | Database['db'], email: string): Promise
     .executeTakeFirst();
 }
 
-export function findUserById(tx: Tx, id: string): Promise<UserRow | undefined> {
+export function findUserById(tx: Tx | Database['db'], id: string): Promise<UserRow | undefined> {
   return tx.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
@@ -33,8 +33,8 @@ export async function insertUser(tx: Tx, input: { name: string; email: string; p
   return row;
 }
 
-const PREFIX = { verify_email: 'tsr_ev_', reset_password: 'tsr_pr_' } as const;
-export const EMAIL_TOKEN_TTL_MS = { verify_email: 48 * 3600_000, reset_password: 3600_000 } as const;
+const PREFIX = { verify_email: 'tsr_ev_', reset_password: 'tsr_pr_', change_email: 'tsr_ec_' } as const;
+export const EMAIL_TOKEN_TTL_MS = { verify_email: 48 * 3600_000, reset_password: 3600_000, change_email: 24 * 3600_000 } as const;
 
 /**
  * Issues a single-use emailed link secret. Issuing a new one retires the person's earlier
@@ -64,12 +64,14 @@ export async function issueEmailToken(tx: Tx, user: { id: string; email: string 
   return secret;
 }
 
-/** Spends an emailed link: valid once, before it expires, and only for the address it was sent to. */
-export async function consumeEmailToken(tx: Tx, secret: string, purpose: EmailTokenPurpose, now: Date): Promise<UserRow> {
-  const invalid = new AppError('validation_failed', 'This link is invalid, used or expired. Ask for a new one.', {
+const invalidLink = () =>
+  new AppError('validation_failed', 'This link is invalid, used or expired. Ask for a new one.', {
     errors: [{ field: 'token', code: 'invalid_token', message: 'This link is invalid, used or expired' }],
   });
-  if (!isWellFormedSecret(secret, PREFIX[purpose])) throw invalid;
+
+/** Marks a link used (once, before it expires); returns the person and the address it was sent to. */
+async function spendEmailToken(tx: Tx, secret: string, purpose: EmailTokenPurpose, now: Date): Promise<{ user: UserRow; sentTo: string }> {
+  if (!isWellFormedSecret(secret, PREFIX[purpose])) throw invalidLink();
   const spent = await tx
     .updateTable('email_tokens')
     .set({ used_at: now })
@@ -79,8 +81,29 @@ export async function consumeEmailToken(tx: Tx, secret: string, purpose: EmailTo
     .where('expires_at', '>', now)
     .returning(['user_id', 'email'])
     .executeTakeFirst();
-  if (!spent) throw invalid;
+  if (!spent) throw invalidLink();
   const user = await findUserById(tx, spent.user_id);
-  if (!user || user.email.toLowerCase() !== spent.email.toLowerCase()) throw invalid;
+  if (!user) throw invalidLink();
+  return { user, sentTo: spent.email };
+}
+
+/** Spends an emailed link: valid once, before it expires, and only for the address it was sent to. */
+export async function consumeEmailToken(tx: Tx, secret: string, purpose: Exclude<EmailTokenPurpose, 'change_email'>, now: Date): Promise<UserRow> {
+  const { user, sentTo } = await spendEmailToken(tx, secret, purpose, now);
+  if (user.email.toLowerCase() !== sentTo.toLowerCase()) throw invalidLink();
   return user;
+}
+
+/**
+ * Issues the link that confirms a new email address; it goes to the new address, which is what
+ * the token row records. Only the latest requested change can be confirmed.
+ */
+export function issueEmailChangeToken(tx: Tx, user: { id: string }, newEmail: string, now: Date): Promise<string> {
+  return issueEmailToken(tx, { id: user.id, email: newEmail }, 'change_email', now);
+}
+
+/** Spends an email-change link: the person, and the new address the link proved. */
+export async function consumeEmailChangeToken(tx: Tx, secret: string, now: Date): Promise<{ user: UserRow; newEmail: string }> {
+  const { user, sentTo } = await spendEmailToken(tx, secret, 'change_email', now);
+  return { user, newEmail: sentTo };
 }

@@ -1,0 +1,332 @@
+import { Alert, Anchor, Badge, Button, Center, Code, Group, Image, Loader, Paper, PasswordInput, SimpleGrid, Stack, Text, TextInput, Title } from '@mantine/core';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { Link, useSearch } from 'wouter';
+import type { Me } from '../../client/sdk.ts';
+import type { TwoFactorEnrolment } from '../../shared/two-factor.ts';
+import { api, meKey } from '../api.ts';
+import { FormAlert, FormStack, useFormMutation } from '../forms.tsx';
+import { AuthCard } from './auth.tsx';
+
+/**
+ * The signed-in person's own security: name, email, password and two-factor sign-in
+ * (docs/two-factor.md). Changes of email, password and second factor ask for the password again.
+ */
+
+const twoFactorKey = ['two-factor'] as const;
+
+function Section({ title, description, children }: { title: string; description: ReactNode; children: ReactNode }) {
+  return (
+    <Paper withBorder radius="md" p="xl" shadow="xs" component="section" aria-label={title}>
+      <Stack gap={4} mb="md">
+        <Title order={2} size="h4">
+          {title}
+        </Title>
+        <Text c="dimmed" size="sm">
+          {description}
+        </Text>
+      </Stack>
+      {children}
+    </Paper>
+  );
+}
+
+const NAME_FIELDS = ['name'] as const;
+
+function NameForm({ me }: { me: Me }) {
+  const [name, setName] = useState(me.user.name);
+  const queryClient = useQueryClient();
+  const { errors, mutation } = useFormMutation(NAME_FIELDS, {
+    mutationFn: () => api.updateMe({ name }),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: meKey }),
+  });
+  return (
+    <FormStack label="Your name" onSubmit={() => mutation.mutate()}>
+      <TextInput label="Name" autoComplete="name" value={name} onChange={(e) => { setName(e.currentTarget.value); errors.clearField('name'); }} {...errors.field('name')} />
+      <FormAlert problem={errors.problem} />
+      <Group justify="flex-end" gap="sm">
+        {mutation.isSuccess && name === me.user.name ? <Text size="sm" c="teal.7" role="status">Name saved</Text> : null}
+        <Button type="submit" loading={mutation.isPending} disabled={name === me.user.name}>
+          Save name
+        </Button>
+      </Group>
+    </FormStack>
+  );
+}
+
+const EMAIL_FIELDS = ['email', 'password'] as const;
+
+function EmailForm({ me }: { me: Me }) {
+  const [values, setValues] = useState({ email: '', password: '' });
+  const { errors, mutation } = useFormMutation(EMAIL_FIELDS, { mutationFn: () => api.changeEmail(values), onSuccess: () => undefined });
+  if (mutation.isSuccess) {
+    return (
+      <Alert color="teal" variant="light" title="Check the new inbox" data-testid="email-change-requested">
+        We sent a link to {values.email}. Your email changes to it when you open the link (within 24 hours); until then you sign in with {me.user.email}.
+      </Alert>
+    );
+  }
+  const set = (key: keyof typeof values, value: string) => {
+    setValues((v) => ({ ...v, [key]: value }));
+    errors.clearField(key);
+  };
+  return (
+    <FormStack label="Change email" onSubmit={() => mutation.mutate()}>
+      <TextInput label="New email" type="email" autoComplete="email" value={values.email} onChange={(e) => set('email', e.currentTarget.value)} {...errors.field('email')} />
+      <PasswordInput label="Your password" autoComplete="current-password" value={values.password} onChange={(e) => set('password', e.currentTarget.value)} {...errors.field('password')} />
+      <FormAlert problem={errors.problem} />
+      <Group justify="flex-end">
+        <Button type="submit" loading={mutation.isPending}>
+          Send confirmation link
+        </Button>
+      </Group>
+    </FormStack>
+  );
+}
+
+const PASSWORD_FIELDS = ['currentPassword', 'newPassword'] as const;
+
+function PasswordForm() {
+  const [values, setValues] = useState({ currentPassword: '', newPassword: '' });
+  const { errors, mutation } = useFormMutation(PASSWORD_FIELDS, {
+    mutationFn: () => api.changePassword(values),
+    onSuccess: () => setValues({ currentPassword: '', newPassword: '' }),
+  });
+  const set = (key: keyof typeof values, value: string) => {
+    setValues((v) => ({ ...v, [key]: value }));
+    errors.clearField(key);
+  };
+  return (
+    <FormStack label="Change password" onSubmit={() => mutation.mutate()}>
+      <PasswordInput label="Current password" autoComplete="current-password" value={values.currentPassword} onChange={(e) => set('currentPassword', e.currentTarget.value)} {...errors.field('currentPassword')} />
+      <PasswordInput label="New password" description="At least 8 characters, letters and digits mixed." autoComplete="new-password" value={values.newPassword} onChange={(e) => set('newPassword', e.currentTarget.value)} {...errors.field('newPassword')} />
+      <FormAlert problem={errors.problem} />
+      <Group justify="flex-end" gap="sm">
+        {mutation.isSuccess ? <Text size="sm" c="teal.7" role="status" data-testid="password-changed">Password changed; your other sessions were signed out</Text> : null}
+        <Button type="submit" loading={mutation.isPending}>
+          Change password
+        </Button>
+      </Group>
+    </FormStack>
+  );
+}
+
+/** Shown once after enrolling or making a new set: copy or download, then they are gone. */
+function RecoveryCodesPanel({ codes, onDone }: { codes: string[]; onDone: () => void }) {
+  const text = `Tessera recovery codes (each works once)\n\n${codes.join('\n')}\n`;
+  const [copied, setCopied] = useState(false);
+  return (
+    <Stack gap="sm">
+      <Alert color="yellow" variant="light" title="Save your recovery codes now">
+        Each code signs you in once if you lose your phone. They are shown only this time.
+      </Alert>
+      <SimpleGrid cols={2} spacing={6} data-testid="recovery-codes">
+        {codes.map((code) => (
+          <Code key={code} fz="sm" className="recovery-code">
+            {code}
+          </Code>
+        ))}
+      </SimpleGrid>
+      <Group gap="sm">
+        <Button variant="default" onClick={() => navigator.clipboard.writeText(text).then(() => setCopied(true), () => setCopied(false))}>
+          {copied ? 'Copied' : 'Copy'}
+        </Button>
+        <Button variant="default" component="a" href={`data:text/plain;charset=utf-8,${encodeURIComponent(text)}`} download="tessera-recovery-codes.txt">
+          Download
+        </Button>
+        <Button onClick={onDone}>I saved them</Button>
+      </Group>
+    </Stack>
+  );
+}
+
+function Enrolment({ onEnabled }: { onEnabled: (codes: string[]) => void }) {
+  const [password, setPassword] = useState('');
+  const [code, setCode] = useState('');
+  const [enrolment, setEnrolment] = useState<TwoFactorEnrolment | null>(null);
+  const start = useFormMutation(['password'] as const, { mutationFn: () => api.startTwoFactor(password), onSuccess: (data) => setEnrolment(data) });
+  const confirm = useFormMutation(['code'] as const, { mutationFn: () => api.confirmTwoFactor(code), onSuccess: (data) => onEnabled(data.recoveryCodes) });
+  if (!enrolment) {
+    return (
+      <FormStack label="Set up two-factor sign-in" onSubmit={() => start.mutation.mutate()}>
+        <PasswordInput label="Your password" autoComplete="current-password" value={password} onChange={(e) => { setPassword(e.currentTarget.value); start.errors.clearField('password'); }} {...start.errors.field('password')} />
+        <FormAlert problem={start.errors.problem} />
+        <Group justify="flex-end">
+          <Button type="submit" loading={start.mutation.isPending}>
+            Set up
+          </Button>
+        </Group>
+      </FormStack>
+    );
+  }
+  return (
+    <FormStack label="Confirm two-factor sign-in" onSubmit={() => confirm.mutation.mutate()}>
+      <Text size="sm">Scan the code with an authenticator app (1Password, Google Authenticator, Authy…), or type the key by hand.</Text>
+      <Group align="center" gap="lg" wrap="wrap">
+        <Image src={`data:image/svg+xml;charset=utf-8,${encodeURIComponent(enrolment.qrSvg)}`} alt="QR code for your authenticator app" w={180} h={180} data-testid="qr-code" />
+        <Stack gap={4}>
+          <Text size="xs" c="dimmed">
+            Key (time-based, 6 digits, 30 seconds)
+          </Text>
+          <Code fz="md" data-testid="manual-key">
+            {enrolment.secret.match(/.{1,4}/g)!.join(' ')}
+          </Code>
+        </Stack>
+      </Group>
+      <TextInput label="Code from the app" inputMode="numeric" autoComplete="one-time-code" maxLength={6} value={code} onChange={(e) => { setCode(e.currentTarget.value); confirm.errors.clearField('code'); }} {...confirm.errors.field('code')} />
+      <FormAlert problem={confirm.errors.problem} />
+      <Group justify="flex-end">
+        <Button type="submit" loading={confirm.mutation.isPending}>
+          Turn on
+        </Button>
+      </Group>
+    </FormStack>
+  );
+}
+
+function TurnOff() {
+  const queryClient = useQueryClient();
+  const [values, setValues] = useState({ password: '', code: '' });
+  const { errors, mutation } = useFormMutation(['password', 'code'] as const, {
+    mutationFn: () => api.disableTwoFactor(values),
+    onSuccess: () => Promise.all([queryClient.invalidateQueries({ queryKey: twoFactorKey }), queryClient.invalidateQueries({ queryKey: meKey })]),
+  });
+  return (
+    <FormStack label="Turn off two-factor sign-in" onSubmit={() => mutation.mutate()}>
+      <Group grow align="flex-start">
+        <PasswordInput label="Your password" autoComplete="current-password" value={values.password} onChange={(e) => { setValues((v) => ({ ...v, password: e.currentTarget.value })); errors.clearField('password'); }} {...errors.field('password')} />
+        <TextInput label="Code from the app" inputMode="numeric" autoComplete="one-time-code" maxLength={6} value={values.code} onChange={(e) => { setValues((v) => ({ ...v, code: e.currentTarget.value })); errors.clearField('code'); }} {...errors.field('code')} />
+      </Group>
+      <FormAlert problem={errors.problem} />
+      <Group justify="flex-end">
+        <Button type="submit" color="red" variant="light" loading={mutation.isPending}>
+          Turn off
+        </Button>
+      </Group>
+    </FormStack>
+  );
+}
+
+function NewRecoveryCodes({ onIssued }: { onIssued: (codes: string[]) => void }) {
+  const [password, setPassword] = useState('');
+  const { errors, mutation } = useFormMutation(['password'] as const, { mutationFn: () => api.regenerateRecoveryCodes(password), onSuccess: (data) => onIssued(data.recoveryCodes) });
+  return (
+    <FormStack label="New recovery codes" onSubmit={() => mutation.mutate()}>
+      <PasswordInput label="Your password" autoComplete="current-password" value={password} onChange={(e) => { setPassword(e.currentTarget.value); errors.clearField('password'); }} {...errors.field('password')} />
+      <FormAlert problem={errors.problem} />
+      <Group justify="flex-end">
+        <Button type="submit" variant="default" loading={mutation.isPending}>
+          Make new recovery codes
+        </Button>
+      </Group>
+    </FormStack>
+  );
+}
+
+function TwoFactorSection() {
+  const queryClient = useQueryClient();
+  const status = useQuery({ queryKey: twoFactorKey, queryFn: () => api.getTwoFactor() });
+  const [codes, setCodes] = useState<string[] | null>(null);
+  const shown = async (issued: string[]) => {
+    setCodes(issued);
+    await queryClient.invalidateQueries({ queryKey: twoFactorKey });
+  };
+  let body: ReactNode;
+  if (codes) {
+    body = <RecoveryCodesPanel codes={codes} onDone={() => { setCodes(null); void queryClient.invalidateQueries({ queryKey: meKey }); }} />;
+  } else if (status.isPending) {
+    body = <Center py="md"><Loader size="sm" /></Center>;
+  } else if (status.isError) {
+    body = <Alert color="red" variant="light" title="The settings could not be loaded">{status.error.message}</Alert>;
+  } else if (!status.data.enabled) {
+    body = <Enrolment onEnabled={shown} />;
+  } else {
+    body = (
+      <Stack gap="lg">
+        <Text size="sm" data-testid="two-factor-on">
+          On since {new Date(status.data.confirmedAt!).toLocaleDateString()}; {status.data.recoveryCodesLeft} recovery codes left.
+        </Text>
+        <NewRecoveryCodes onIssued={shown} />
+        {status.data.required ? <Text size="sm" c="dimmed">An account you belong to requires two-factor sign-in: turning it off asks you to set it up again at once.</Text> : null}
+        <TurnOff />
+      </Stack>
+    );
+  }
+  return (
+    <Section
+      title="Two-factor sign-in"
+      description={
+        <>
+          A code from an app on your phone after your password. {status.data?.enabled ? <Badge color="teal" variant="light">On</Badge> : <Badge color="gray" variant="light">Off</Badge>}
+        </>
+      }
+    >
+      {body}
+    </Section>
+  );
+}
+
+export function SecurityPage({ me }: { me: Me }) {
+  useEffect(() => {
+    document.title = 'Security · Tessera';
+  }, []);
+  return (
+    <>
+      <div>
+        <Title order={1} size="h2">
+          Security
+        </Title>
+        <Text c="dimmed" size="sm">
+          Your name, email, password and second factor, in every account you belong to. Changing your email, password or second factor signs out your other sessions.
+        </Text>
+      </div>
+      {me.twoFactor.enrolmentPending ? (
+        <Alert color="yellow" variant="light" title="Set up two-factor sign-in to continue" data-testid="enrolment-required">
+          An account you belong to requires it. Until it is on, the rest of Tessera stays closed.
+        </Alert>
+      ) : null}
+      <TwoFactorSection />
+      {me.twoFactor.enrolmentPending ? null : (
+        <>
+          <Section title="Name" description="How you appear to the other people of your accounts.">
+            <NameForm me={me} />
+          </Section>
+          <Section title="Email" description={`You sign in with ${me.user.email}. A new address is confirmed by a link sent to it.`}>
+            <EmailForm me={me} />
+          </Section>
+          <Section title="Password" description="Type the current one first.">
+            <PasswordForm />
+          </Section>
+        </>
+      )}
+    </>
+  );
+}
+
+/** The link mailed to a new address: the email changes when it is opened. */
+export function ConfirmEmailChangePage() {
+  const token = new URLSearchParams(useSearch()).get('token') ?? '';
+  const queryClient = useQueryClient();
+  const confirm = useMutation({ mutationFn: () => api.confirmEmailChange(token), onSuccess: () => queryClient.invalidateQueries({ queryKey: meKey }) });
+  // the link is single-use: send it once, even if React mounts the page twice
+  const sent = useRef(false);
+  useEffect(() => {
+    if (token && !sent.current) {
+      sent.current = true;
+      confirm.mutate();
+    }
+  }, [token, confirm]);
+  let body: ReactNode;
+  if (confirm.isSuccess) {
+    body = <Alert color="teal" variant="light" title="Your email address is changed" data-testid="email-change-result">Sign in with the new address from now on. Your other sessions were signed out.</Alert>;
+  } else if (confirm.isError || !token) {
+    body = <Alert color="red" variant="light" title="We could not change your email address" data-testid="email-change-result">{confirm.error?.message ?? 'Open the link from the email exactly as it was sent.'}</Alert>;
+  } else {
+    body = <Center py="lg"><Loader size="sm" /></Center>;
+  }
+  return (
+    <AuthCard title="Confirm your new email address" footer={<Anchor component={Link} href="/">Continue to Tessera</Anchor>}>
+      {body}
+    </AuthCard>
+  );
+}
