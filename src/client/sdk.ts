@@ -22,6 +22,7 @@ import type {
   TwoFactorStatus,
   UpdateMeBody,
 } from '../shared/two-factor.ts';
+import type { LinkedIdentities, OidcProviderInfo } from '../shared/oidc.ts';
 import type { FieldError, Problem } from '../shared/problems.ts';
 import type {
   AddedTeamMember,
@@ -238,6 +239,17 @@ export class TesseraClient {
   }
   async confirmEmailChange(token: string): Promise<void> {
     await this.#request('POST', '/auth/email-change/confirm', { token });
+  }
+  /** Whether sign-in with an OpenID Connect provider is on, and its name; the flow itself runs in the browser (GET /auth/oidc/start). */
+  getOidcProvider(): Promise<OidcProviderInfo> {
+    return this.#request('GET', '/auth/oidc');
+  }
+  listLinkedIdentities(): Promise<LinkedIdentities> {
+    return this.#request('GET', '/me/identities');
+  }
+  /** Refused (409) when it is the only way left to sign in (no password). */
+  async unlinkIdentity(identityId: string): Promise<void> {
+    await this.#request('DELETE', `/me/identities/${encodeURIComponent(identityId)}`);
   }
   getTwoFactor(): Promise<TwoFactorStatus> {
     return this.#request('GET', '/me/two-factor');

@@ -18,6 +18,7 @@ import type { ZodType } from 'zod';
 import { ProblemDocument } from '../shared/contracts.ts';
 import { registerAuthorization, type AccessRule } from './auth/access.ts';
 import { authRoutes } from './auth/routes.ts';
+import { oidcRoutes } from './auth/oidc.ts';
 import { COOKIE_FLAGS, CSRF_COOKIE, SESSION_COOKIE } from './auth/cookies.ts';
 import { SessionStore, type PortalPrincipal } from './auth/sessions.ts';
 import { AccessKeyStore } from './auth/access-keys.ts';
@@ -288,6 +289,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (api) => {
       await api.register(problemTypeRoutes);
       await api.register(authRoutes);
+      await api.register(oidcRoutes);
       await api.register(securityRoutes);
       await api.register(accountRoutes);
       await api.register(memberRoutes);

@@ -48,6 +48,15 @@ const ConfigSchema = z.object({
   pgliteSharedBuffers: z.string().regex(/^\d+(kB|MB|GB)$/, 'must be a size such as 32MB').optional(),
   /** Audit events older than this are deleted (hourly); 0 keeps them forever. */
   auditRetentionDays: z.coerce.number().int().min(0).max(36500).default(365),
+  /**
+   * The OpenID Connect issuer people may sign in with (docs/oidc.md): `google` for Google, or any
+   * issuer URL; absent, the feature is off. Plain http only for a loopback issuer (tests, development).
+   */
+  oidcIssuer: z.string().min(1).optional(),
+  oidcClientId: z.string().min(1).optional(),
+  oidcClientSecret: z.string().min(1).optional(),
+  /** The provider's name on the portal's button ("Sign in with …"); "Google" for the preset. */
+  oidcName: z.string().min(1).max(40).optional(),
   bodyLimitBytes: z.coerce.number().int().positive().default(64 * 1024),
   shutdownGraceMs: z.coerce.number().int().positive().default(10_000),
 });
@@ -66,7 +75,42 @@ export function parseConfig(input: ConfigInput, names: Record<string, string> = 
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
+  const oidcProblem = oidcConfigProblem(result.data);
+  if (oidcProblem) throw new ConfigError(`Invalid configuration:\n  ${oidcProblem}`);
   return { ...result.data, dataDir: path.resolve(result.data.dataDir) };
+}
+
+/** The preset issuers, by the short name TESSERA_OIDC_ISSUER accepts for them. */
+const OIDC_PRESETS: Record<string, { issuer: string; name: string }> = {
+  google: { issuer: 'https://accounts.google.com', name: 'Google' },
+};
+
+export interface OidcSettings {
+  issuer: URL;
+  clientId: string;
+  clientSecret: string;
+  name: string;
+}
+
+/** The OpenID Connect provider to sign in with, or null when none is configured. */
+export function oidcSettingsOf(config: Config): OidcSettings | null {
+  if (!config.oidcIssuer || !config.oidcClientId || !config.oidcClientSecret) return null;
+  const preset = OIDC_PRESETS[config.oidcIssuer];
+  const issuer = new URL(preset?.issuer ?? config.oidcIssuer);
+  return { issuer, clientId: config.oidcClientId, clientSecret: config.oidcClientSecret, name: config.oidcName ?? preset?.name ?? issuer.hostname };
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+function oidcConfigProblem(config: Config): string | null {
+  if (!config.oidcIssuer) return null;
+  if (!config.oidcClientId || !config.oidcClientSecret) return 'TESSERA_OIDC_ISSUER needs TESSERA_OIDC_CLIENT_ID and TESSERA_OIDC_CLIENT_SECRET';
+  if (OIDC_PRESETS[config.oidcIssuer]) return null;
+  if (!URL.canParse(config.oidcIssuer)) return `TESSERA_OIDC_ISSUER: must be ${Object.keys(OIDC_PRESETS).join(', ')} or an issuer URL`;
+  const url = new URL(config.oidcIssuer);
+  // tokens fetched over plain http could be read or changed on the way; only a local issuer may use it
+  if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) return null;
+  return 'TESSERA_OIDC_ISSUER: must be an https:// URL (http:// only for localhost)';
 }
 
 /** The environment variable behind each config field. */
@@ -96,6 +140,10 @@ const ENV_NAMES: Record<keyof ConfigInput, string> = {
   auditRetentionDays: 'TESSERA_AUDIT_RETENTION_DAYS',
   pgliteSharedBuffers: 'TESSERA_PGLITE_SHARED_BUFFERS',
   housekeepingMinutes: 'TESSERA_HOUSEKEEPING_MINUTES',
+  oidcIssuer: 'TESSERA_OIDC_ISSUER',
+  oidcClientId: 'TESSERA_OIDC_CLIENT_ID',
+  oidcClientSecret: 'TESSERA_OIDC_CLIENT_SECRET',
+  oidcName: 'TESSERA_OIDC_NAME',
   bodyLimitBytes: 'TESSERA_BODY_LIMIT_BYTES',
   shutdownGraceMs: 'TESSERA_SHUTDOWN_GRACE_MS',
 };

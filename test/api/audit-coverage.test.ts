@@ -10,6 +10,26 @@ import { Caller, nextAddress, type Answer } from '../support/caller.ts';
 import { BACKENDS } from '../support/databases.ts';
 import { SmtpInbox } from '../support/smtp.ts';
 import * as OTPAuth from 'otpauth';
+import { oidcConfigOf, seedLinkedIdentity, startedAtProvider, startTestProvider, TEST_APP_REDIRECT_URI } from '../support/oidc-provider.ts';
+
+// a real OpenID Connect provider, so the sign-ins with it can be audited (test/support/oidc-provider.ts)
+const provider = await startTestProvider(TEST_APP_REDIRECT_URI);
+after(() => provider.close());
+let providerLogins = 0;
+
+/** A person at the provider with this email (verified); their login there. */
+function personAtProvider(email: string): string {
+  providerLogins += 1;
+  const login = `audited-${providerLogins}`;
+  provider.addPerson(login, { email, emailVerified: true, name: 'Provider Person' });
+  return login;
+}
+
+/** The provider's redirect back, answered in the browser that started the flow. */
+async function answerCallback(t: TestApp, flow: { callbackPath: string; cookie: string }): Promise<{ answer: Answer; setCookies: Array<{ name: string; value: string }> }> {
+  const response = await t.app.inject({ method: 'GET', url: flow.callbackPath, headers: { cookie: flow.cookie }, remoteAddress: nextAddress() });
+  return { answer: { status: response.statusCode, contentType: String(response.headers['content-type'] ?? ''), body: response.body }, setCookies: response.cookies };
+}
 
 /**
  * Every change writes an audit event (docs/security-rules.md, rule 28). Every unsafe operation
@@ -146,6 +166,26 @@ const AUDITED: Record<string, Case[]> = {
   signIn: [{
     actions: ['user.signed_in'],
     prepare: async (w) => ({ send: () => new Caller(w.t).call('POST', '/api/v1/auth/sign-in', { json: { email: w.ownerEmail, password: STRONG_PASSWORD } }) }),
+  }, {
+    label: 'with a provider identity waiting for the password',
+    actions: ['user.identity_linked', 'user.signed_in'],
+    prepare: async (w) => {
+      const own = await ownPerson(w);
+      const { setCookies } = await answerCallback(w.t, await startedAtProvider(w.t.app, personAtProvider(own.email)));
+      const pending = setCookies.find((c) => c.name === 'tessera_oidc_link_pending');
+      assert.ok(pending, 'the link waiting for the password');
+      const browser = new Caller(w.t);
+      browser.setCookie(pending.name, pending.value);
+      return { send: () => browser.call('POST', '/api/v1/auth/sign-in', { json: { email: own.email, password: STRONG_PASSWORD } }) };
+    },
+  }],
+  unlinkIdentity: [{
+    actions: ['user.identity_unlinked'],
+    prepare: async (w) => {
+      const own = await ownPerson(w);
+      const id = await seedLinkedIdentity(w.t, (await own.caller.call('GET', '/api/v1/me')).body.user.id, own.email);
+      return { send: () => own.caller.call('DELETE', `/api/v1/me/identities/${id}`) };
+    },
   }],
   signOut: [{
     actions: ['user.signed_out'],
@@ -429,6 +469,34 @@ const AUDITED: Record<string, Case[]> = {
 
 /** Reads that are audited all the same: showing a secret again is worth a record. */
 const AUDITED_READS: Record<string, Case[]> = {
+  completeOidcSignIn: [{
+    label: 'a new person',
+    actions: ['user.registered', 'account.created', 'membership.created', 'user.identity_linked', 'user.signed_in'],
+    status: 302,
+    prepare: async (w) => {
+      const flow = await startedAtProvider(w.t.app, personAtProvider(uniqueEmail('provider')));
+      return { send: async () => (await answerCallback(w.t, flow)).answer };
+    },
+  }, {
+    label: 'a linked identity',
+    actions: ['user.signed_in'],
+    status: 302,
+    prepare: async (w) => {
+      const login = personAtProvider(uniqueEmail('provider'));
+      await answerCallback(w.t, await startedAtProvider(w.t.app, login));
+      const flow = await startedAtProvider(w.t.app, login);
+      return { send: async () => (await answerCallback(w.t, flow)).answer };
+    },
+  }, {
+    label: 'the email of a person with a password',
+    actions: [],
+    why: 'nothing is linked until the password is given; the password sign-in that follows links it (signIn: with a provider identity waiting)',
+    status: 302,
+    prepare: async (w) => {
+      const flow = await startedAtProvider(w.t.app, personAtProvider((await ownPerson(w)).email));
+      return { send: async () => (await answerCallback(w.t, flow)).answer };
+    },
+  }],
   revealLoginToken: [{
     actions: ['login_token.revealed'],
     prepare: async (w) => {
@@ -498,7 +566,7 @@ for (const backend of BACKENDS) {
     let t: TestApp;
     let w: World;
     before(async () => {
-      t = await startTestApp(backend);
+      t = await startTestApp(backend, oidcConfigOf(provider));
       w = await buildWorld(t);
     });
     after(() => t.close());

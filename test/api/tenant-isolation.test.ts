@@ -8,6 +8,7 @@ import { injectFetch, registerPerson, startTestApp, STRONG_PASSWORD, uniqueEmail
 import { BACKENDS } from '../support/databases.ts';
 import { Caller, nextAddress, type Answer } from '../support/caller.ts';
 import { FILTER_IDS, ID_SOURCES, NOT_IDS, type IdKind } from '../support/ids.ts';
+import { seedLinkedIdentity } from '../support/oidc-provider.ts';
 
 /**
  * Tenant isolation, proven. Two accounts, A and B, each seeded through the API with one of
@@ -82,6 +83,7 @@ async function seedTenant(t: TestApp, label: 'A' | 'B'): Promise<Tenant> {
       userId: viewer.user.id,
       invitationId: invitation.id,
       keyId: scopedKey.key.id,
+      identityId: await seedLinkedIdentity(t, person.user.id, person.email),
     },
     owner: await new Caller(t).signIn(person.email),
     bearer: desktop.tokens!.access_token,

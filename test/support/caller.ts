@@ -87,6 +87,11 @@ export class Caller {
     return this;
   }
 
+  /** A cookie another answer set in this browser (the OpenID Connect flow's, set by a redirect). */
+  setCookie(name: string, value: string): void {
+    this.#cookies.set(name, value);
+  }
+
   #store(cookies: Array<{ name: string; value: string; maxAge?: number; expires?: Date }>): void {
     for (const c of cookies) {
       const expired = c.value === '' || c.maxAge === 0 || (c.expires !== undefined && c.expires.getTime() < Date.now());

@@ -4,7 +4,7 @@
  * A name missing here fails those suites, so a new kind of id cannot slip past them.
  */
 
-export const ID_KINDS = ['accountId', 'organizationId', 'groupId', 'deviceId', 'memberId', 'tokenId', 'leaseId', 'userId', 'invitationId', 'keyId'] as const;
+export const ID_KINDS = ['accountId', 'organizationId', 'groupId', 'deviceId', 'memberId', 'tokenId', 'leaseId', 'userId', 'invitationId', 'keyId', 'identityId'] as const;
 export type IdKind = (typeof ID_KINDS)[number];
 
 /** Parameter and field names (last segment, `[]` dropped) → the kind of id they carry. */
@@ -20,6 +20,7 @@ export const ID_SOURCES: Record<string, IdKind> = {
   userId: 'userId',
   invitationId: 'invitationId',
   keyId: 'keyId',
+  identityId: 'identityId',
 };
 
 /**

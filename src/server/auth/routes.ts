@@ -20,6 +20,7 @@ import { hasTwoFactor, spendRecoveryCode, spendTotpCode } from '../domain/users/
 import { AppError, conflict, fieldError, uniqueClash } from '../http/errors.ts';
 import { changeContext } from '../http/context.ts';
 import { requireUser } from './access.ts';
+import { linkPendingIdentity } from './oidc.ts';
 import { clearPendingSignInCookie, clearSessionCookie, madeWithPassword, pendingSignInOf, PENDING_SIGN_IN_MS, setPendingSignInCookie, setSessionCookie } from './cookies.ts';
 import { hashPassword, passwordPolicyErrors, verifyPassword } from './passwords.ts';
 import { toUser } from './sessions.ts';
@@ -188,6 +189,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       // a new session id at every sign-in; the one the browser had (if any) ends
       if (previous) await sessions.revoke(tx, previous.sessionKey);
       await recordUserChange(tx, context, { userId: user.id, action: 'user.signed_in' });
+      await linkPendingIdentity(tx, request, reply, context, user.id);
       return startSession(request, reply, tx, user.id);
     });
     if (previous) await sessions.forgetEverywhere({ session: previous.sessionKey });
@@ -222,6 +224,8 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
         action: 'user.signed_in',
         after: { secondFactor: code !== undefined ? 'totp' : 'recovery_code' },
       });
+      // the password step came first: an identity waiting for the password is linked with it
+      await linkPendingIdentity(tx, request, reply, { ...context, actor: { type: 'user', id: user.id } }, user.id);
       return { user, csrfToken: await startSession(request, reply, tx, user.id) };
     });
     if (!signedIn) {

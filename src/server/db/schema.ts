@@ -330,6 +330,17 @@ export interface RecoveryCodesTable {
   created_at: Date;
 }
 
+/** An OpenID Connect identity (issuer + subject) a person signs in with; docs/oidc.md. */
+export interface LinkedIdentitiesTable {
+  id: string;
+  user_id: string;
+  issuer: string;
+  subject: string;
+  /** The verified email the provider gave when the identity was linked. */
+  email: string;
+  linked_at: Date;
+}
+
 export interface OwnerNoticesTable {
   account_id: string;
   kind: string;
@@ -367,6 +378,7 @@ export interface DB {
   owner_notices: OwnerNoticesTable;
   two_factor_credentials: TwoFactorCredentialsTable;
   recovery_codes: RecoveryCodesTable;
+  linked_identities: LinkedIdentitiesTable;
 }
 
 /**
@@ -382,4 +394,5 @@ export const GLOBAL_TABLES: Record<string, string> = {
   sign_in_throttle: 'guessing is counted per email and per client address, before any account is known',
   two_factor_credentials: "a second factor is the person's, whatever account they sign in to",
   recovery_codes: "recovery codes stand in for the person's second factor",
+  linked_identities: "a provider's identity names a person, whatever account they sign in to",
 };

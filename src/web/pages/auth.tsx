@@ -1,8 +1,9 @@
-import { Alert, Anchor, Button, Center, Loader, Paper, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
-import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { Alert, Anchor, Button, Center, Divider, Loader, Paper, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { Link, useLocation, useSearch } from 'wouter';
 import { TwoFactorRequired } from '../../client/sdk.ts';
+import { isOidcErrorCode, OIDC_ERROR_MESSAGES } from '../../shared/oidc.ts';
 import { api, fetchMe, homePath, meKey, rememberAccount } from '../api.ts';
 import { Brand } from '../brand.tsx';
 import { CountrySelect, FormAlert, FormStack, useFormErrors } from '../forms.tsx';
@@ -115,10 +116,40 @@ export function RegisterPage() {
 const SIGN_IN_FIELDS = ['email', 'password'] as const;
 const SECOND_FACTOR_FIELDS = ['code', 'recoveryCode'] as const;
 
+/**
+ * "Sign in with <provider>" when one is configured: a plain link, since the flow is a chain of
+ * top-level redirects (to the provider, back to /api/v1/auth/oidc/callback, then into the portal).
+ */
+function ProviderSignIn() {
+  const provider = useQuery({ queryKey: ['oidc-provider'], queryFn: () => api.getOidcProvider(), staleTime: Infinity });
+  if (!provider.data?.enabled) return null;
+  return (
+    <>
+      <Divider label="or" labelPosition="center" />
+      <Button component="a" href="/api/v1/auth/oidc/start" variant="default" fullWidth>
+        Sign in with {provider.data.name}
+      </Button>
+    </>
+  );
+}
+
+/** Why a sign-in with the provider came back here (`?error=`), in words; unknown codes are not shown. */
+function ProviderSignInMessage({ code }: { code: string | null }) {
+  if (!isOidcErrorCode(code)) return null;
+  const asksForPassword = code === 'link_password_required';
+  return (
+    <Alert color={asksForPassword ? 'blue' : 'red'} variant="light" mb="md" role="alert" data-testid="oidc-message">
+      {OIDC_ERROR_MESSAGES[code]}
+    </Alert>
+  );
+}
+
 export function SignInPage() {
-  const [values, setValues] = useState({ email: new URLSearchParams(useSearch()).get('email') ?? '', password: '' });
-  // after a right password, a person with a second factor is asked for a code (or a recovery code)
-  const [step, setStep] = useState<'password' | 'code' | 'recoveryCode'>('password');
+  const search = new URLSearchParams(useSearch());
+  const [values, setValues] = useState({ email: search.get('email') ?? '', password: '' });
+  // after a right password, a person with a second factor is asked for a code (or a recovery code);
+  // a sign-in with the provider of such a person arrives here at that step (?step=two-factor)
+  const [step, setStep] = useState<'password' | 'code' | 'recoveryCode'>(search.get('step') === 'two-factor' ? 'code' : 'password');
   const errors = useFormErrors(SIGN_IN_FIELDS);
   const enter = useEnterPortal();
   const signIn = useMutation({
@@ -145,6 +176,7 @@ export function SignInPage() {
         </>
       }
     >
+      <ProviderSignInMessage code={search.get('error')} />
       <FormStack label="Sign in" onSubmit={() => signIn.mutate()}>
         <TextInput label="Email" type="email" autoComplete="username" value={values.email} onChange={(e) => set('email', e.currentTarget.value)} {...errors.field('email')} />
         <PasswordInput label="Password" autoComplete="current-password" value={values.password} onChange={(e) => set('password', e.currentTarget.value)} {...errors.field('password')} />
@@ -155,6 +187,7 @@ export function SignInPage() {
         <Button type="submit" fullWidth loading={signIn.isPending}>
           Sign in
         </Button>
+        <ProviderSignIn />
       </FormStack>
     </AuthCard>
   );

@@ -4,6 +4,7 @@ import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { Link, useSearch } from 'wouter';
 import type { Me } from '../../client/sdk.ts';
 import type { TwoFactorEnrolment } from '../../shared/two-factor.ts';
+import { isOidcErrorCode, OIDC_ERROR_MESSAGES } from '../../shared/oidc.ts';
 import { api, meKey } from '../api.ts';
 import { FormAlert, FormStack, useFormMutation } from '../forms.tsx';
 import { AuthCard } from './auth.tsx';
@@ -223,6 +224,57 @@ function NewRecoveryCodes({ onIssued }: { onIssued: (codes: string[]) => void })
   );
 }
 
+const identitiesKey = ['linked-identities'] as const;
+
+/** One linked identity, with its Unlink button (refused while it is the only way to sign in). */
+function LinkedIdentityRow({ identity, onlyWayIn }: { identity: { id: string; issuer: string; email: string; linkedAt: string }; onlyWayIn: boolean }) {
+  const queryClient = useQueryClient();
+  const { errors, mutation } = useFormMutation([] as const, {
+    mutationFn: () => api.unlinkIdentity(identity.id),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: identitiesKey }),
+  });
+  return (
+    <Stack gap={4} data-testid="linked-identity">
+      <Group justify="space-between" wrap="nowrap">
+        <Text size="sm">
+          {identity.email} <Text span c="dimmed" size="xs">({new URL(identity.issuer).host}, linked {new Date(identity.linkedAt).toLocaleDateString()})</Text>
+        </Text>
+        <Button size="xs" variant="light" color="red" loading={mutation.isPending} disabled={onlyWayIn} onClick={() => mutation.mutate()}>
+          Unlink
+        </Button>
+      </Group>
+      {onlyWayIn ? <Text size="xs" c="dimmed">Your only way to sign in: set a password first (Forgot password on the sign-in page) to unlink it.</Text> : null}
+      <FormAlert problem={errors.problem} />
+    </Stack>
+  );
+}
+
+/** Sign-in with the OpenID Connect provider (docs/oidc.md): the linked identities, link another, unlink. */
+function ProviderSection() {
+  const provider = useQuery({ queryKey: ['oidc-provider'], queryFn: () => api.getOidcProvider(), staleTime: Infinity });
+  const identities = useQuery({ queryKey: identitiesKey, queryFn: () => api.listLinkedIdentities(), enabled: provider.data?.enabled === true });
+  const search = new URLSearchParams(useSearch());
+  const error = search.get('error');
+  if (!provider.data?.enabled) return null;
+  const items = identities.data?.items ?? [];
+  return (
+    <Section title={`Sign in with ${provider.data.name}`} description={`Linked, your ${provider.data.name} account signs you in without your password.`}>
+      <Stack gap="md">
+        {search.get('linked') ? <Alert color="teal" variant="light" role="status">Linked: you can now sign in with {provider.data.name}.</Alert> : null}
+        {isOidcErrorCode(error) ? <Alert color="red" variant="light" role="alert">{OIDC_ERROR_MESSAGES[error]}</Alert> : null}
+        {items.length === 0 ? <Text size="sm" c="dimmed">Not linked.</Text> : null}
+        {items.map((identity) => <LinkedIdentityRow key={identity.id} identity={identity} onlyWayIn={!identities.data!.hasPassword && items.length === 1} />)}
+        <Group justify="flex-end">
+          {/* a top-level navigation: the provider's page, then back to this page */}
+          <Button component="a" href="/api/v1/auth/oidc/start?link=1" variant="default">
+            Link {provider.data.name}
+          </Button>
+        </Group>
+      </Stack>
+    </Section>
+  );
+}
+
 function TwoFactorSection() {
   const queryClient = useQueryClient();
   const status = useQuery({ queryKey: twoFactorKey, queryFn: () => api.getTwoFactor() });
@@ -297,6 +349,7 @@ export function SecurityPage({ me }: { me: Me }) {
           <Section title="Password" description="Type the current one first.">
             <PasswordForm />
           </Section>
+          <ProviderSection />
         </>
       )}
     </>

@@ -19,13 +19,14 @@ export function findUserById(tx: Tx | Database['db'], id: string): Promise<UserR
   return tx.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export async function insertUser(tx: Tx, input: { name: string; email: string; passwordHash: string }, now: Date): Promise<UserRow> {
+/** A person signing up through an OpenID Connect provider has no password, and an email the provider verified. */
+export async function insertUser(tx: Tx, input: { name: string; email: string; passwordHash: string | null; emailVerifiedAt?: Date }, now: Date): Promise<UserRow> {
   const row: UserRow = {
     id: uuidv7(),
     email: input.email,
     name: input.name,
     password_hash: input.passwordHash,
-    email_verified_at: null,
+    email_verified_at: input.emailVerifiedAt ?? null,
     created_at: now,
     updated_at: now,
   };
