@@ -4,7 +4,7 @@
  * Tessera's rows do: sign-in, session check, the person's organizations, an organization's
  * members, a request authenticated by an API key. Installs the peer package when it is missing.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,7 +14,7 @@ import { createServerDatabase } from '../test/support/databases.ts';
 import { expectStatus } from './fixtures.ts';
 import { failureOf, runLoad, type LoadResult, type Scenario } from './load.ts';
 import { PEER_SCENARIO, SCENARIO, type PeerRun } from './report.ts';
-import { freePort, readMemory, ROOT } from './server.ts';
+import { freePort, readMemory, ROOT, spawnNode, type ServerProcess } from './server.ts';
 
 export const PEER_DIR = path.join(ROOT, 'bench', 'peer');
 /** Members of the peer's organization, and portal users of Tessera's account it is compared with. */
@@ -86,57 +86,15 @@ function peerEnv(settings: { databaseUrl: string; secret: string; port: number }
   });
 }
 
-interface PeerProcess {
-  pid: number;
-  url: string;
-  readyMs: number;
-  output(): string;
-  stop(): Promise<number | null>;
-}
-
 /** Starts bench/peer/server.ts with this Node and waits for /healthz. */
-async function spawnPeer(env: NodeJS.ProcessEnv, port: number): Promise<PeerProcess> {
-  const url = `http://127.0.0.1:${port}`;
-  const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [path.join(PEER_DIR, 'server.ts')], { cwd: PEER_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let tail = '';
-  const keep = (chunk: Buffer) => {
-    tail = (tail + chunk.toString('utf8')).slice(-8000);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  let exitCode: number | null | undefined;
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exitCode = code ?? (signal ? null : 0);
-      resolve(exitCode);
-    });
-  });
-  child.once('error', (error) => keep(Buffer.from(`spawn failed: ${error.message}\n`)));
-  const stop = async () => {
-    if (exitCode !== undefined) return exitCode;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    const code = await exited;
-    clearTimeout(timer);
-    return code;
-  };
-  for (;;) {
-    if (exitCode !== undefined) throw new Error(`the peer exited (code ${exitCode}) before /healthz answered:\n${tail}`);
-    try {
-      const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
-      await response.arrayBuffer();
-      if (response.status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (performance.now() - spawnedAt > 60_000) {
-      await stop();
-      throw new Error(`the peer's /healthz did not answer within 60 s:\n${tail}`);
-    }
-    await sleep(10);
+async function spawnPeer(env: NodeJS.ProcessEnv, port: number): Promise<ServerProcess & { readyMs: number }> {
+  const peer = await spawnNode([path.join(PEER_DIR, 'server.ts')], { cwd: PEER_DIR, env, port, what: 'the peer' });
+  try {
+    return { ...peer, readyMs: await peer.waitFor('/healthz', 60_000) };
+  } catch (error) {
+    await peer.stop();
+    throw error;
   }
-  return { pid: child.pid!, url, readyMs: performance.now() - spawnedAt, output: () => tail, stop };
 }
 
 /** `better-auth.session_token=…` from a sign-in's answer. */

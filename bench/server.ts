@@ -104,15 +104,21 @@ function serverEnv(port: number, options: ServerOptions): NodeJS.ProcessEnv {
 /** Starts `node src/server/start.ts` (what `npm start` runs) as a child process. */
 export async function spawnServer(options: ServerOptions): Promise<ServerProcess> {
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
   const args = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
   args.push(path.join(ROOT, 'src/server/start.ts'));
+  return spawnNode(args, { cwd: ROOT, env: serverEnv(port, options), port, what: 'the server' });
+}
+
+/**
+ * Runs a Node script as a child process listening on `port` (Tessera, or the peer of
+ * bench/peer.ts): the tail of its output for error messages, waiting for a path to answer, and
+ * stopping it with SIGTERM (SIGKILL after 20 s).
+ */
+export async function spawnNode(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; port: number; what: string }): Promise<ServerProcess> {
+  const { what } = options;
+  const url = `http://127.0.0.1:${options.port}`;
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: serverEnv(port, options),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(process.execPath, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let tail = '';
   const keep = (chunk: Buffer) => {
     tail = (tail + chunk.toString('utf8')).slice(-8000);
@@ -131,7 +137,7 @@ export async function spawnServer(options: ServerOptions): Promise<ServerProcess
   });
   if (child.pid === undefined) {
     await exited;
-    throw new Error(`could not start the server: ${tail}`);
+    throw new Error(`could not start ${what}: ${tail}`);
   }
   const pid = child.pid;
 
@@ -144,7 +150,7 @@ export async function spawnServer(options: ServerOptions): Promise<ServerProcess
       const deadline = spawnedAt + timeoutMs;
       for (;;) {
         if (exitCode !== undefined) {
-          throw new Error(`the server exited (code ${exitCode}) before ${urlPath} answered:\n${tail}`);
+          throw new Error(`${what} exited (code ${exitCode}) before ${urlPath} answered:\n${tail}`);
         }
         try {
           const response = await fetch(`${url}${urlPath}`, { signal: AbortSignal.timeout(2000) });
