@@ -7,9 +7,9 @@ import { TesseraError } from '../../src/client/sdk.ts';
 import { PLANS } from '../../src/server/domain/plans/catalog.ts';
 import type { Lease } from '../../src/shared/connections.ts';
 import type { PresenceState, PresenceStreamEvent } from '../../src/shared/presence.ts';
-import { createServerDatabase } from '../support/databases.ts';
+import { createServerDatabase, query } from '../support/databases.ts';
 import { between, highestPeak, holdPlan, type Interval, LEASE_QUERY, leaseKeys, type LeaseRow, recordEnd, recordIntervals, seededRandom, sweep, type SweepResult } from '../support/lease-record.ts';
-import { assertMigratedOnce, fetchFrom, query, signInPortal, startNodesTogether, type PortalSession } from '../support/nodes.ts';
+import { assertMigratedOnce, fetchFrom, signInPortal, startNodesTogether, type PortalSession } from '../support/nodes.ts';
 import { killAllServers, mapLimit, type ServerProcess } from '../support/server-process.ts';
 
 /**

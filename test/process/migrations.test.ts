@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import { loadMigrations } from '../../src/server/db/migrate.ts';
-import { createServerDatabase } from '../support/databases.ts';
+import { createServerDatabase, query } from '../support/databases.ts';
 import { killAllServers, makeTempDir, REPO_ROOT, spawnServer, type ServerProcess } from '../support/server-process.ts';
 
 /**
@@ -29,16 +29,6 @@ async function freshDatabase(): Promise<string> {
   const database = await createServerDatabase();
   cleanups.push(database.drop);
   return database.url;
-}
-
-async function query<R extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 async function spawnNodes(url: string, count: number): Promise<ServerProcess[]> {

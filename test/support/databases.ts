@@ -35,6 +35,17 @@ async function adminQuery(text: string): Promise<void> {
   }
 }
 
+/** One query on its own connection to `url` (a database of createServerDatabase). */
+export async function query<R extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<R>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
 /** A new, empty database on the test server; dropped by the returned function. */
 export async function createServerDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `tessera_t_${process.pid}_${randomBytes(4).toString('hex')}`;

@@ -1,27 +1,16 @@
 import assert from 'node:assert/strict';
-import pg from 'pg';
 import { readEventStream } from '../../src/client/event-stream.ts';
 import { TesseraClient } from '../../src/client/sdk.ts';
 import { loadMigrations } from '../../src/server/db/migrate.ts';
 import { SESSION_COOKIE } from '../../src/server/auth/cookies.ts';
 import type { PresenceStreamEvent } from '../../src/shared/presence.ts';
+import { query } from './databases.ts';
 import { makeTempDir, spawnServer, type ServerProcess, type ServerProcessOptions } from './server-process.ts';
 
 /**
  * Several server processes on one PostgreSQL database, for test/process/many-nodes.test.ts: start
  * them together, check the migrations they raced to apply, and watch presence as the portal does.
  */
-
-/** One query on its own connection. */
-export async function query<R extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 /**
  * Spawns `count` server processes at the same moment (none waits for another) and resolves once
