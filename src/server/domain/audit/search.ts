@@ -1,7 +1,7 @@
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type RawBuilder, type Selectable } from 'kysely';
 import type { AuditEvent, AuditEventPage, AuditFilter } from '../../../shared/audit.ts';
 import type { Database, Tx } from '../../db/database.ts';
-import type { ActorType } from '../../db/schema.ts';
+import type { AuditEventsTable } from '../../db/schema.ts';
 import { decodeCursor, encodeCursor, invalidCursor } from '../../http/cursor.ts';
 
 /**
@@ -11,21 +11,8 @@ import { decodeCursor, encodeCursor, invalidCursor } from '../../http/cursor.ts'
  * the last.
  */
 
-interface AuditRow {
-  id: string;
-  occurred_at: Date;
-  actor_type: ActorType;
-  actor_id: string | null;
-  actor_name: string | null;
-  action: string;
-  target_type: string;
-  target_id: string | null;
-  before: unknown;
-  after: unknown;
-  client_address: string | null;
-  user_agent: string | null;
-  request_id: string | null;
-}
+/** A stored event, with its actor's name as it is now. */
+type AuditRow = Omit<Selectable<AuditEventsTable>, 'account_id'> & { actor_name: string | null };
 
 /** A position in the log: the sort key of the last event read. */
 export interface AuditPosition {
