@@ -10,6 +10,7 @@ import { recordAccountChange, type ChangeContext } from '../audit/record.ts';
 import { connectionsInUse } from '../connections/leases.ts';
 import type { PlanCatalog } from '../plans/catalog.ts';
 import type { PaymentProvider } from './provider.ts';
+import { accountCounts } from './usage.ts';
 
 /**
  * Billing of an account: its plan, what it uses against the plan's limits, its billing details
@@ -52,14 +53,8 @@ function invoiceNumber(issuedAt: Date, sequence: number): string {
 }
 
 async function currentUsage(tx: Tx, accountId: string, now: Date): Promise<CurrentUsage> {
-  const counts = await tx
-    .selectNoFrom([
-      sql<number>`(select count(*)::int from team_members where account_id = ${accountId})`.as('members'),
-      sql<number>`(select count(*)::int from organizations where account_id = ${accountId})`.as('organizations'),
-    ])
-    .executeTakeFirstOrThrow();
   const connections = await connectionsInUse(tx, accountId, null, now);
-  return { connectionsInUse: connections.account, members: Number(counts.members), organizations: Number(counts.organizations) };
+  return { connectionsInUse: connections.account, ...(await accountCounts(tx, accountId)) };
 }
 
 async function detailsOf(tx: Tx, accountId: string): Promise<BillingDetails | null> {

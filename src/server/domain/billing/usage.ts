@@ -41,7 +41,8 @@ async function leaseTotals(tx: Tx, accountId: string, day: string, now: Date): P
   return { peak: Number(rows[0]!.peak), minutes: Math.round(Number(rows[0]!.seconds) / 60) };
 }
 
-async function counts(tx: Tx, accountId: string): Promise<{ members: number; organizations: number }> {
+/** The account's team members and organizations now. */
+export async function accountCounts(tx: Tx, accountId: string): Promise<{ members: number; organizations: number }> {
   const row = await tx
     .selectNoFrom([
       sql<number>`(select count(*)::int from team_members where account_id = ${accountId})`.as('members'),
@@ -58,7 +59,7 @@ async function counts(tx: Tx, accountId: string): Promise<{ members: number; org
  */
 async function rollUpDay(tx: Tx, accountId: string, day: string, now: Date): Promise<void> {
   const totals = await leaseTotals(tx, accountId, day, now);
-  const current = await counts(tx, accountId);
+  const current = await accountCounts(tx, accountId);
   const finished = day < dayOf(now);
   await tx
     .insertInto('usage_daily')
