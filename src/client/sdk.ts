@@ -18,11 +18,13 @@ import type {
   DisableTwoFactorBody,
   RecoveryCodes,
   TwoFactorEnrolment,
+  TwoFactorMethods,
   TwoFactorSignInBody,
   TwoFactorStatus,
   UpdateMeBody,
 } from '../shared/two-factor.ts';
 import type { LinkedIdentities, OidcProviderInfo } from '../shared/oidc.ts';
+import type { AddPasskeyBody, AuthenticationCredential, Passkey, PasskeyAdded, PasskeyCreationOptions, PasskeyList, PasskeyRequestOptions } from '../shared/passkeys.ts';
 import type { FieldError, Problem } from '../shared/problems.ts';
 import type {
   AddedTeamMember,
@@ -88,7 +90,7 @@ export class TesseraError extends Error {
 /** signIn's answer when the password was right and a code of the second factor is due. */
 export class TwoFactorRequired extends Error {
   constructor() {
-    super('Enter a code of your authenticator app, or a recovery code, to finish signing in.');
+    super('Finish signing in with your second factor: a code of your authenticator app, your passkey, or a recovery code.');
     this.name = 'TwoFactorRequired';
   }
 }
@@ -222,9 +224,45 @@ export class TesseraClient {
     if ('twoFactorRequired' in answer) throw new TwoFactorRequired();
     return answer;
   }
-  /** The second step of a sign-in: `{ code }` of the app, or `{ recoveryCode }` (works once). */
+  /**
+   * What the second step of a pending sign-in accepts, and (when the person has a passkey) the
+   * options to pass to `navigator.credentials.get()` for it.
+   */
+  getTwoFactorMethods(): Promise<TwoFactorMethods> {
+    return this.#request('POST', '/auth/sign-in/two-factor/options');
+  }
+  /**
+   * The second step of a sign-in: `{ code }` of the app, `{ recoveryCode }` (works once), or
+   * `{ passkey }`, the browser's answer to the options of getTwoFactorMethods.
+   */
   completeTwoFactorSignIn(body: TwoFactorSignInBody): Promise<Out<typeof SignedIn>> {
     return this.#request('POST', '/auth/sign-in/two-factor', body);
+  }
+  /** Options for `navigator.credentials.get()` to sign in with a passkey alone (any of the browser's). */
+  startPasskeySignIn(): Promise<PasskeyRequestOptions> {
+    return this.#request('POST', '/auth/passkey/options');
+  }
+  /** Signs in with the browser's answer to the options of startPasskeySignIn: no password, no second step. */
+  signInWithPasskey(credential: AuthenticationCredential): Promise<Out<typeof SignedIn>> {
+    return this.#request('POST', '/auth/passkey/sign-in', { credential });
+  }
+  listPasskeys(): Promise<PasskeyList> {
+    return this.#request('GET', '/me/passkeys');
+  }
+  /** The password first; answers the options to pass to `navigator.credentials.create()`. */
+  startPasskeyRegistration(password: string): Promise<PasskeyCreationOptions> {
+    return this.#request('POST', '/me/passkeys/options', { password });
+  }
+  /** Adds the passkey the browser created; ends your other sessions. The first second factor comes with recovery codes. */
+  addPasskey(body: AddPasskeyBody): Promise<PasskeyAdded> {
+    return this.#request('POST', '/me/passkeys', body);
+  }
+  renamePasskey(passkeyId: string, name: string): Promise<Passkey> {
+    return this.#request('PATCH', `/me/passkeys/${encodeURIComponent(passkeyId)}`, { name });
+  }
+  /** The password first; ends your other sessions. */
+  async removePasskey(passkeyId: string, password: string): Promise<void> {
+    await this.#request('DELETE', `/me/passkeys/${encodeURIComponent(passkeyId)}`, { password });
   }
   updateMe(body: UpdateMeBody): Promise<User> {
     return this.#request('PATCH', '/me', body);

@@ -24,6 +24,8 @@ import { SessionStore, type PortalPrincipal } from './auth/sessions.ts';
 import { AccessKeyStore } from './auth/access-keys.ts';
 import { authenticateAccessKey, bearerOf } from './auth/key-authentication.ts';
 import { Throttle } from './auth/throttle.ts';
+import { relyingPartyOf, WebAuthnCeremonies } from './auth/webauthn.ts';
+import { passkeySignInRoutes } from './auth/passkey-sign-in.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
@@ -37,6 +39,7 @@ import { accessKeyRoutes } from './domain/access-keys/routes.ts';
 import { presenceRoutes } from './domain/presence/routes.ts';
 import { auditRoutes } from './domain/audit/routes.ts';
 import { securityRoutes } from './domain/users/security-routes.ts';
+import { passkeyRoutes } from './domain/users/passkey-routes.ts';
 import { loadPlanCatalog } from './domain/plans/catalog.ts';
 import { billingRoutes } from './domain/billing/routes.ts';
 import { recordingProvider, type PaymentProvider } from './domain/billing/provider.ts';
@@ -165,6 +168,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     accessKeys,
     sealer: createSealer(options.secret),
     throttle: new Throttle(database, clock),
+    webauthn: new WebAuthnCeremonies(database, clock, relyingPartyOf(publicUrl)),
     presence,
     eventStreams,
     mailer,
@@ -239,8 +243,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       servers: [{ url: '/' }],
       // every operation's tag, in the order the rendered reference lists them
       tags: [
-        { name: 'Sign-in', description: 'Register, sign in (with a second factor when set up) and out, confirm an email address or a change of it, reset a password, and the CSRF token.' },
-        { name: 'Me', description: 'The signed-in person, the accounts they belong to, and their own security: name, password, email, two-factor sign-in.' },
+        { name: 'Sign-in', description: 'Register, sign in (with a second factor when set up, or with a passkey alone) and out, confirm an email address or a change of it, reset a password, and the CSRF token.' },
+        { name: 'Me', description: 'The signed-in person, the accounts they belong to, and their own security: name, password, email, two-factor sign-in, passkeys.' },
         { name: 'Accounts', description: "An account's profile, and new accounts for the signed-in person." },
         { name: 'Team members', description: 'Sub-accounts for the desktop client: connection limits, login tokens, member credentials.' },
         { name: 'Organizations', description: 'Organizations of an account, and the one each person works in.' },
@@ -291,6 +295,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(authRoutes);
       await api.register(oidcRoutes);
       await api.register(securityRoutes);
+      await api.register(passkeySignInRoutes);
+      await api.register(passkeyRoutes);
       await api.register(accountRoutes);
       await api.register(memberRoutes);
       await api.register(organizationRoutes);

@@ -13,6 +13,7 @@ import type { EventStreams } from './http/event-stream.ts';
 import type { PlanCatalog } from './domain/plans/catalog.ts';
 import type { PaymentProvider } from './domain/billing/provider.ts';
 import type { OwnerNotifier } from './domain/notifications/owner-mail.ts';
+import type { WebAuthnCeremonies } from './auth/webauthn.ts';
 
 /** What route plugins reach through `app.services`; built once by buildApp. */
 export interface Services {
@@ -27,6 +28,8 @@ export interface Services {
   /** Seals the secrets owners may see again (login tokens). */
   sealer: Sealer;
   throttle: Throttle;
+  /** Passkey ceremonies, bound to the host of publicUrl. */
+  webauthn: WebAuthnCeremonies;
   /** Heartbeats in, presence out (streams on every node). */
   presence: { policy: PresencePolicy; recorder: PresenceRecorder; hub: PresenceHub };
   /** Open Server-Sent Events responses, ended when the app closes. */

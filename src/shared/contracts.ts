@@ -127,6 +127,9 @@ export const RegisterBody = z.strictObject({
 }).meta({ examples: [{ name: 'Ada Lovelace', email: 'ada@example.com', password: 'quiet lake 42 morning', companyName: 'Analytical Engines Ltd', country: 'GB' }] });
 export type RegisterBody = z.input<typeof RegisterBody>;
 
+/** The password typed again before a sensitive change; checked, never stored. */
+export const CurrentPassword = z.string().min(1, { message: 'Enter your password' }).max(PASSWORD_MAX_LENGTH);
+
 export const SignInBody = z.strictObject({
   email: z.string().trim().min(1, { message: 'Enter your email' }).max(254),
   password: z.string().min(1, { message: 'Enter your password' }).max(PASSWORD_MAX_LENGTH),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { Email, Password, PASSWORD_MAX_LENGTH, PersonName } from './contracts.ts';
+import { CurrentPassword, Email, Password, PersonName } from './contracts.ts';
+import { AuthenticationCredential, EXAMPLE_ASSERTION, PasskeyRequestOptions } from './passkeys.ts';
 
 /**
  * Two-factor sign-in (TOTP, RFC 6238) and the profile changes that ask for the password again:
@@ -11,9 +12,6 @@ export const TOTP_DIGITS = 6;
 export const TOTP_PERIOD_SECONDS = 30;
 /** How many recovery codes a person holds after enrolling or making a new set. */
 export const RECOVERY_CODE_COUNT = 10;
-
-/** The password typed again before a sensitive change; checked, never stored. */
-const CurrentPassword = z.string().min(1, { message: 'Enter your password' }).max(PASSWORD_MAX_LENGTH);
 
 /** Six digits, as the authenticator app shows them now. */
 export const TotpCode = z
@@ -27,9 +25,13 @@ export const RecoveryCode = z.string().trim().min(1, { message: 'Enter a recover
 
 export const TwoFactorStatus = z
   .object({
-    /** A confirmed second factor: sign-in asks for a code. */
+    /** A second factor (the app or a passkey): a password sign-in asks for it. */
     enabled: z.boolean(),
-    confirmedAt: z.iso.datetime().nullable(),
+    /** The authenticator app is set up and confirmed. */
+    app: z.boolean(),
+    confirmedAt: z.iso.datetime().nullable().describe("When the authenticator app was confirmed"),
+    /** Passkeys the person holds; each is a second factor and a passwordless sign-in. */
+    passkeys: z.number().int(),
     /** Recovery codes not used yet. */
     recoveryCodesLeft: z.number().int(),
     /** An account of the person requires two-factor sign-in. */
@@ -63,27 +65,28 @@ export const RecoveryCodes = z
   .meta({ id: 'RecoveryCodes' });
 export type RecoveryCodes = z.infer<typeof RecoveryCodes>;
 
-/** A code of the app, or a recovery code: exactly one. */
-function oneSecondFactor(value: { code?: string | undefined; recoveryCode?: string | undefined }, ctx: z.RefinementCtx): void {
-  if ((value.code === undefined) === (value.recoveryCode === undefined)) {
-    ctx.addIssue({ code: 'custom', path: ['code'], message: 'Enter a code from your app or a recovery code', params: { code: 'one_factor' } });
-  }
+/** Exactly one second factor of those given; `message` names them. */
+function oneSecondFactor(message: string) {
+  return (value: { code?: string | undefined; recoveryCode?: string | undefined; passkey?: unknown }, ctx: z.RefinementCtx): void => {
+    const given = [value.code, value.recoveryCode, value.passkey].filter((v) => v !== undefined).length;
+    if (given !== 1) ctx.addIssue({ code: 'custom', path: ['code'], message, params: { code: 'one_factor' } });
+  };
 }
 
 export const DisableTwoFactorBody = z
   .strictObject({ password: CurrentPassword, code: TotpCode.optional(), recoveryCode: RecoveryCode.optional() })
-  .superRefine(oneSecondFactor)
+  .superRefine(oneSecondFactor('Enter a code from your app or a recovery code'))
   .meta({ examples: [{ password: 'quiet lake 42 morning', code: '492039' }, { password: 'quiet lake 42 morning', recoveryCode: 'k7qm-2xpd-9ztw-4hcn' }] });
 export type DisableTwoFactorBody = z.input<typeof DisableTwoFactorBody>;
 
 export const RegenerateRecoveryCodesBody = z.strictObject({ password: CurrentPassword }).meta({ examples: [{ password: 'quiet lake 42 morning' }] });
 export type RegenerateRecoveryCodesBody = z.input<typeof RegenerateRecoveryCodesBody>;
 
-/** The second step of a sign-in: a code of the app or a recovery code. */
+/** The second step of a sign-in: a code of the app, a recovery code, or a passkey's signature. */
 export const TwoFactorSignInBody = z
-  .strictObject({ code: TotpCode.optional(), recoveryCode: RecoveryCode.optional() })
-  .superRefine(oneSecondFactor)
-  .meta({ examples: [{ code: '492039' }, { recoveryCode: 'k7qm-2xpd-9ztw-4hcn' }] });
+  .strictObject({ code: TotpCode.optional(), recoveryCode: RecoveryCode.optional(), passkey: AuthenticationCredential.optional() })
+  .superRefine(oneSecondFactor('Use one second factor: a code from your app, a recovery code or your passkey'))
+  .meta({ examples: [{ code: '492039' }, { recoveryCode: 'k7qm-2xpd-9ztw-4hcn' }, { passkey: EXAMPLE_ASSERTION }] });
 export type TwoFactorSignInBody = z.input<typeof TwoFactorSignInBody>;
 
 export const ChangePasswordBody = z
@@ -98,3 +101,13 @@ export const UpdateMeBody = z.strictObject({ name: PersonName }).meta({ examples
 export type UpdateMeBody = z.input<typeof UpdateMeBody>;
 
 export const EmailChangeTokenBody = z.strictObject({ token: z.string().min(1).max(200) }).meta({ examples: [{ token: 'tsr_ec_9mQ2xkzQ0b1c2d3e4f5g6h7i8j9k0l1m2n3o4p5q6r7_Ab3dE9' }] });
+
+/** The second factors a pending sign-in can finish with, and the passkey ceremony when the person has one. */
+export const TwoFactorMethods = z
+  .object({
+    methods: z.array(z.enum(['app', 'passkey', 'recovery_code'])),
+    /** Options for `navigator.credentials.get()`, naming the person's passkeys; null without one. */
+    passkey: PasskeyRequestOptions.nullable(),
+  })
+  .meta({ id: 'TwoFactorMethods' });
+export type TwoFactorMethods = z.infer<typeof TwoFactorMethods>;

@@ -10,6 +10,18 @@ export interface FormProblem {
   detail?: string | undefined;
   status?: number | undefined;
   code?: string | undefined;
+  /** `notice`: nothing went wrong, the person stopped (a browser prompt they closed, say); shown calmly. */
+  tone?: 'notice' | undefined;
+}
+
+/** A failure the portal words itself rather than the server (a browser prompt that gave no answer, say). */
+export class FormProblemError extends Error {
+  readonly problem: FormProblem;
+  constructor(problem: FormProblem) {
+    super(problem.detail ?? problem.title);
+    this.name = 'FormProblemError';
+    this.problem = problem;
+  }
 }
 
 export interface FormErrors<F extends string> {
@@ -35,6 +47,11 @@ export function useFormErrors<F extends string>(fields: readonly F[]): FormError
 
   const capture = useCallback(
     (error: unknown) => {
+      if (error instanceof FormProblemError) {
+        setByField({});
+        setProblem(error.problem);
+        return;
+      }
       if (!(error instanceof TesseraError)) {
         setByField({});
         setProblem({ title: 'Tessera could not be reached', detail: 'Check your connection and try again.' });
@@ -88,17 +105,20 @@ export function useFormErrors<F extends string>(fields: readonly F[]): FormError
 
 /**
  * The call behind a form: its errors are cleared when the call starts, a failure lands on the
- * form (next to the inputs or in its alert), a success runs `onSuccess`.
+ * form (next to the inputs or in its alert) and then runs `onError`, a success runs `onSuccess`.
  */
 export function useFormMutation<F extends string, TData, TVariables = void>(
   fields: readonly F[],
-  options: { mutationFn: (variables: TVariables) => Promise<TData>; onSuccess: (data: TData) => unknown },
+  options: { mutationFn: (variables: TVariables) => Promise<TData>; onSuccess: (data: TData) => unknown; onError?: (error: Error) => unknown },
 ) {
   const errors = useFormErrors(fields);
   const mutation = useMutation<TData, Error, TVariables>({
     mutationFn: options.mutationFn,
     onMutate: () => errors.reset(),
-    onError: errors.capture,
+    onError: (error) => {
+      errors.capture(error);
+      options.onError?.(error);
+    },
     onSuccess: (data) => options.onSuccess(data),
   });
   return { errors, mutation };
@@ -112,6 +132,13 @@ function sameText(a: string, b: string): boolean {
 
 export function FormAlert({ problem }: { problem: FormProblem | null }) {
   if (!problem) return null;
+  if (problem.tone === 'notice') {
+    return (
+      <Alert color="gray" variant="light" title={problem.title} data-testid="form-notice" role="status">
+        {problem.detail ? <Text size="sm">{problem.detail}</Text> : null}
+      </Alert>
+    );
+  }
   return (
     <Alert color="red" variant="light" title={problem.title} data-testid="form-alert" role="alert">
       {problem.detail && !sameText(problem.detail, problem.title) ? <Text size="sm">{problem.detail}</Text> : null}

@@ -11,6 +11,7 @@ import { BACKENDS } from '../support/databases.ts';
 import { SmtpInbox } from '../support/smtp.ts';
 import * as OTPAuth from 'otpauth';
 import { oidcConfigOf, seedLinkedIdentity, startedAtProvider, startTestProvider, TEST_APP_REDIRECT_URI } from '../support/oidc-provider.ts';
+import { PASSKEY_TEST_ORIGIN, SoftwareAuthenticator } from '../support/passkey-authenticator.ts';
 
 // a real OpenID Connect provider, so the sign-ins with it can be audited (test/support/oidc-provider.ts)
 const provider = await startTestProvider(TEST_APP_REDIRECT_URI);
@@ -126,6 +127,16 @@ async function ownEnrolledPerson(w: World): Promise<{ caller: Caller; email: str
   return { ...own, secret };
 }
 
+/** An own person with a passkey, and the authenticator holding it. */
+async function ownPasskeyPerson(w: World): Promise<{ caller: Caller; email: string; authenticator: SoftwareAuthenticator; passkeyId: string }> {
+  const own = await ownPerson(w);
+  const authenticator = new SoftwareAuthenticator({ origin: PASSKEY_TEST_ORIGIN });
+  const options = (await own.caller.call('POST', '/api/v1/me/passkeys/options', { json: { password: STRONG_PASSWORD } })).body;
+  const added = await own.caller.call('POST', '/api/v1/me/passkeys', { json: { credential: authenticator.create(options) } });
+  assert.equal(added.status, 201, JSON.stringify(added.body));
+  return { ...own, authenticator, passkeyId: added.body.passkey.id };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The declarations
 
@@ -201,6 +212,38 @@ const AUDITED: Record<string, Case[]> = {
       const browser = new Caller(w.t);
       await browser.call('POST', '/api/v1/auth/sign-in', { json: { email: own.email, password: STRONG_PASSWORD }, keepCookies: true });
       return { send: () => browser.call('POST', '/api/v1/auth/sign-in/two-factor', { json: { code: totpCode(w, own.secret, 1) }, keepCookies: true }) };
+    },
+  }],
+  signInWithPasskey: [{
+    actions: ['user.signed_in'],
+    prepare: async (w) => {
+      const own = await ownPasskeyPerson(w);
+      const browser = new Caller(w.t);
+      const options = (await browser.call('POST', '/api/v1/auth/passkey/options', { keepCookies: true })).body;
+      return { send: () => browser.call('POST', '/api/v1/auth/passkey/sign-in', { json: { credential: own.authenticator.get(options) }, keepCookies: true }) };
+    },
+  }],
+  addPasskey: [{
+    actions: ['user.passkey_added'],
+    prepare: async (w) => {
+      const own = await ownPerson(w);
+      const options = (await own.caller.call('POST', '/api/v1/me/passkeys/options', { json: { password: STRONG_PASSWORD } })).body;
+      const credential = new SoftwareAuthenticator({ origin: PASSKEY_TEST_ORIGIN }).create(options);
+      return { send: () => own.caller.call('POST', '/api/v1/me/passkeys', { json: { credential } }) };
+    },
+  }],
+  renamePasskey: [{
+    actions: ['user.passkey_renamed'],
+    prepare: async (w) => {
+      const own = await ownPasskeyPerson(w);
+      return { send: () => own.caller.call('PATCH', `/api/v1/me/passkeys/${own.passkeyId}`, { json: { name: next('Key') } }) };
+    },
+  }],
+  removePasskey: [{
+    actions: ['user.passkey_removed'],
+    prepare: async (w) => {
+      const own = await ownPasskeyPerson(w);
+      return { send: () => own.caller.call('DELETE', `/api/v1/me/passkeys/${own.passkeyId}`, { json: { password: STRONG_PASSWORD } }) };
     },
   }],
   updateMe: [{
@@ -510,6 +553,9 @@ const AUDITED_READS: Record<string, Case[]> = {
 const NOT_AUDITED: Record<string, string> = {
   lookupInvitation: 'a read: POST only so the link stays out of addresses and logs',
   startTwoFactor: 'a secret waiting for its first code changes nothing about how the person signs in; confirming it is audited (user.two_factor_enabled)',
+  getTwoFactorMethods: 'starts a passkey ceremony (a challenge row that expires in minutes); its answer is audited (user.signed_in)',
+  startPasskeySignIn: 'starts a passkey ceremony (a challenge row that expires in minutes); its answer is audited (user.signed_in)',
+  startPasskeyRegistration: 'starts a passkey ceremony; the passkey it makes is audited when added (user.passkey_added)',
   requestPasswordReset: 'mails a link and changes nobody; using the link is audited (user.password_reset)',
   resendVerificationEmail: 'mails a link and changes nobody; using the link is audited (user.email_verified)',
   clientOpenConnection: 'connection_leases is the record of every lease (docs/connections.md); an owner closing one is audited',

@@ -10,6 +10,7 @@ import { BACKENDS, type Backend } from '../support/databases.ts';
 import { SmtpInbox } from '../support/smtp.ts';
 import { FILTER_IDS, ID_KINDS, ID_SOURCES, NOT_IDS, type IdKind } from '../support/ids.ts';
 import * as OTPAuth from 'otpauth';
+import { PASSKEY_TEST_ORIGIN, seedPasskey, SoftwareAuthenticator } from '../support/passkey-authenticator.ts';
 
 // a real OpenID Connect provider, so the sign-in operations with it are on (test/support/oidc-provider.ts)
 const provider = await startTestProvider(TEST_APP_REDIRECT_URI);
@@ -200,7 +201,9 @@ type SecretKind =
   | 'pendingTotpCode'
   | 'totpCode'
   | 'recoveryCode'
-  | 'emailChangeToken';
+  | 'emailChangeToken'
+  | 'passkeyRegistration'
+  | 'passkeyAssertion';
 
 /** An id of the world (the caller's own, the other tenant's, or one that exists nowhere), or a secret. */
 class Ref {
@@ -446,6 +449,11 @@ const FIELD_VALUES: Record<string, fc.Arbitrary<unknown>> = {
   'completeTwoFactorSignIn body.code': fc.constant(new Ref('totpCode')),
   'completeTwoFactorSignIn body.recoveryCode': fc.constant(new Ref('recoveryCode')),
   'confirmEmailChange body.token': fc.constant(new Ref('emailChangeToken')),
+  // passkeys: the password again, and what the own person's authenticator answers to the server's options
+  'startPasskeyRegistration body.password': fc.constant(new Ref('knownPassword')),
+  'removePasskey body.password': fc.constant(new Ref('knownPassword')),
+  'addPasskey body.credential': fc.constant(new Ref('passkeyRegistration')),
+  'signInWithPasskey body.credential': fc.constant(new Ref('passkeyAssertion')),
   'deleteOrganization query.cascade': fc.constantFrom('true', 'false'),
   // plans of the built-in catalog (src/server/domain/plans/catalog.ts)
   'changePlan body.planId': fc.constantFrom('starter', 'team', 'business'),
@@ -560,8 +568,10 @@ function orderedRange(d: Draft): void {
   if (from !== undefined && to !== undefined && Date.parse(from) >= Date.parse(to)) delete d.query.to;
 }
 
+/** One second factor of the app: a code or a recovery code (a passkey's step is test/api/passkeys.test.ts's). */
 function oneSecondFactor(d: Draft): void {
   const body = d.body as Record<string, unknown>;
+  delete body.passkey;
   if (body.code !== undefined) delete body.recoveryCode;
   else body.recoveryCode ??= new Ref('recoveryCode');
 }
@@ -675,10 +685,24 @@ function refusedPrincipal(op: Operation, spec: Spec): boolean {
  * person of its own (Run.own), set up as the operation needs. They end other sessions, spend codes
  * and count wrong passwords against the person, which the shared principals must not suffer.
  */
-const OWN_PERSON_OPS = new Set(['startTwoFactor', 'confirmTwoFactor', 'disableTwoFactor', 'regenerateRecoveryCodes', 'changePassword', 'changeEmail', 'completeTwoFactorSignIn']);
+const OWN_PERSON_OPS = new Set([
+  'startTwoFactor',
+  'confirmTwoFactor',
+  'disableTwoFactor',
+  'regenerateRecoveryCodes',
+  'changePassword',
+  'changeEmail',
+  'completeTwoFactorSignIn',
+  'getTwoFactorMethods',
+  'startPasskeyRegistration',
+  'addPasskey',
+  'renamePasskey',
+  'removePasskey',
+  'signInWithPasskey',
+]);
 
 /** Signing in or out ends the session the request came with: such requests use a throwaway session. */
-const THROWAWAY_SESSION = new Set(['signIn', 'signOut']);
+const THROWAWAY_SESSION = new Set(['signIn', 'signOut', 'signInWithPasskey']);
 
 /**
  * Requests of one mode. Broken ones start with a mutation of `kind` (every kind that applies to the
@@ -1360,6 +1384,8 @@ async function seedTenant(t: TestApp, label: 'A' | 'B'): Promise<Tenant & { spar
       invitationId: invitation.id,
       keyId: key.key.id,
       identityId: await seedLinkedIdentity(t, owner.user.id, owner.email),
+      // the viewer's: the people who sign in here must keep signing in with their password alone
+      passkeyId: await seedPasskey(t, viewer.user.id),
     },
     session: await new Session(t).signIn(owner.email),
     desk,
@@ -1455,26 +1481,41 @@ interface OwnPerson {
   session: Session;
   secret: string | null;
   recoveryCodes: string[];
+  /** The authenticator holding the person's passkey (passkeyId), for the passkey operations. */
+  authenticator: SoftwareAuthenticator;
+  passkeyId: string | null;
 }
 
 const totpCode = (w: World, secret: string, steps = 0) => new OTPAuth.TOTP({ secret }).generate({ timestamp: w.t.clock.now().getTime() + steps * 30_000 });
 
+/** Operations whose own person holds a passkey. */
+const WITH_PASSKEY = new Set(['renamePasskey', 'removePasskey', 'signInWithPasskey']);
+
 async function ownPersonFor(w: World, op: string): Promise<OwnPerson> {
   const session = await new Session(w.t).register();
-  if (!['confirmTwoFactor', 'disableTwoFactor', 'regenerateRecoveryCodes', 'completeTwoFactorSignIn'].includes(op)) return { session, secret: null, recoveryCodes: [] };
+  const authenticator = new SoftwareAuthenticator({ origin: PASSKEY_TEST_ORIGIN });
+  if (WITH_PASSKEY.has(op)) {
+    const options = await session.request('POST', '/api/v1/me/passkeys/options', { password: STRONG_PASSWORD });
+    const added = await session.request('POST', '/api/v1/me/passkeys', { credential: authenticator.create(options.body) });
+    assert.equal(added.status, 201, `passkey: ${added.text}`);
+    // a passwordless sign-in comes from a browser signed out
+    return { session: op === 'signInWithPasskey' ? new Session(w.t) : session, secret: null, recoveryCodes: [], authenticator, passkeyId: added.body.passkey.id };
+  }
+  const none = { authenticator, passkeyId: null };
+  if (!['confirmTwoFactor', 'disableTwoFactor', 'regenerateRecoveryCodes', 'completeTwoFactorSignIn', 'getTwoFactorMethods'].includes(op)) return { session, secret: null, recoveryCodes: [], ...none };
   const started = await session.request('POST', '/api/v1/me/two-factor', { password: STRONG_PASSWORD });
   assert.equal(started.status, 201, `two-factor set-up: ${started.text}`);
   const secret: string = started.body.secret;
-  if (op === 'confirmTwoFactor') return { session, secret, recoveryCodes: [] };
+  if (op === 'confirmTwoFactor') return { session, secret, recoveryCodes: [], ...none };
   const confirmed = await session.request('POST', '/api/v1/me/two-factor/confirm', { code: totpCode(w, secret) });
   assert.equal(confirmed.status, 200, `two-factor confirmation: ${confirmed.text}`);
-  if (op !== 'completeTwoFactorSignIn') return { session, secret, recoveryCodes: confirmed.body.recoveryCodes };
+  if (op !== 'completeTwoFactorSignIn' && op !== 'getTwoFactorMethods') return { session, secret, recoveryCodes: confirmed.body.recoveryCodes, ...none };
   // a browser half-way through signing in: the password was right, the code is the request
   const pending = new Session(w.t);
   const answer = await pending.request('POST', '/api/v1/auth/sign-in', { email: session.email, password: STRONG_PASSWORD });
   assert.equal(answer.body?.twoFactorRequired, true, `password step: ${answer.text}`);
   pending.csrf = answer.body.csrfToken;
-  return { session: pending, secret, recoveryCodes: confirmed.body.recoveryCodes };
+  return { session: pending, secret, recoveryCodes: confirmed.body.recoveryCodes, ...none };
 }
 
 /** Slots whose own id is a fresh victim: the call consumes or destroys it. */
@@ -1554,6 +1595,8 @@ class Run {
     const kind = ref.kind as IdKind;
     if (ref.variant === 'unknown') return ref.uuid;
     if (ref.variant === 'other') return this.w.B.ids[kind];
+    // a passkey of the person the request comes from
+    if (kind === 'passkeyId') return (await this.own()).passkeyId ?? this.w.A.ids.passkeyId;
     const target = TARGETS[`${this.op.id} ${slot}`];
     if (target) return (await this.victim(target)).id;
     if (this.op.id === 'clientOpenConnection' && kind === 'deviceId') return this.w.freeDevice;
@@ -1561,7 +1604,7 @@ class Run {
     return this.w.A.ids[kind];
   }
 
-  async secret(kind: SecretKind): Promise<string> {
+  async secret(kind: SecretKind): Promise<unknown> {
     // wrong passwords are counted per email: a request with a changed field names nobody, so valid
     // ones are never throttled (changes to the whole request are refused before a password is checked)
     const nobody = this.spec.mutations.some((m) => m.at?.startsWith('body:'));
@@ -1588,6 +1631,17 @@ class Run {
         return totpCode(this.w, (await this.own()).secret!, 1);
       case 'recoveryCode':
         return (await this.own()).recoveryCodes[0]!;
+      // the browser's answers to options asked for just now, as the person whose request it is
+      case 'passkeyRegistration': {
+        const own = await this.own();
+        const options = await own.session.request('POST', '/api/v1/me/passkeys/options', { password: STRONG_PASSWORD });
+        return own.authenticator.create(options.body);
+      }
+      case 'passkeyAssertion': {
+        const own = await this.own();
+        const options = await new Session(this.w.t).request('POST', '/api/v1/auth/passkey/options');
+        return own.authenticator.get(options.body);
+      }
       default:
         return (await this.victim(SECRET_VICTIMS[kind]!)).id;
     }

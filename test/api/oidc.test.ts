@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { LightMyRequestResponse } from 'fastify';
 import * as OTPAuth from 'otpauth';
 import { startTestApp, STRONG_PASSWORD, uniqueEmail, type TestApp } from '../support/app.ts';
-import { nextAddress } from '../support/caller.ts';
 import { BACKENDS } from '../support/databases.ts';
+import { Browser as CookieBrowser } from '../support/browser.ts';
 import { oidcConfigOf, signInAtProvider, startTestProvider, TEST_APP_REDIRECT_URI, type TestProvider } from '../support/oidc-provider.ts';
 import { PENDING_SIGN_IN_MS } from '../../src/server/auth/cookies.ts';
 
@@ -14,35 +13,7 @@ import { PENDING_SIGN_IN_MS } from '../../src/server/auth/cookies.ts';
  * checks its ID tokens. The browser is played over HTTP: the app in-process, the provider's pages
  * over the network.
  */
-class Browser {
-  readonly cookies = new Map<string, string>();
-  #csrf: string | null = null;
-  readonly #t: TestApp;
-  readonly ip = nextAddress();
-
-  constructor(t: TestApp) {
-    this.#t = t;
-  }
-
-  async send(method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object): Promise<LightMyRequestResponse> {
-    if (method !== 'GET' && this.#csrf === null) this.#csrf = (await this.send('GET', '/api/v1/auth/csrf')).json().csrfToken;
-    const cookie = [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
-    const response = await this.#t.app.inject({
-      method,
-      url,
-      payload,
-      remoteAddress: this.ip,
-      headers: { ...(cookie ? { cookie } : {}), ...(method !== 'GET' ? { 'x-csrf-token': this.#csrf! } : {}) },
-    });
-    for (const c of response.cookies) {
-      if (c.value === '' || c.maxAge === 0) this.cookies.delete(c.name);
-      else this.cookies.set(c.name, c.value);
-    }
-    const body = response.statusCode < 300 && response.body ? (response.json() as { csrfToken?: string } | null) : null;
-    if (body?.csrfToken) this.#csrf = body.csrfToken;
-    return response;
-  }
-
+class Browser extends CookieBrowser {
   /** Starts a sign-in and signs in at the provider as `login`: the callback URL the provider sent the browser to. */
   async throughProvider(login: string, start = '/api/v1/auth/oidc/start'): Promise<URL> {
     const started = await this.send('GET', start);
@@ -55,12 +26,6 @@ class Browser {
     const answer = await this.send('GET', url.pathname + url.search);
     assert.equal(answer.statusCode, 302, answer.body);
     return String(answer.headers.location);
-  }
-
-  clone(): Browser {
-    const copy = new Browser(this.#t);
-    for (const [name, value] of this.cookies) copy.cookies.set(name, value);
-    return copy;
   }
 }
 

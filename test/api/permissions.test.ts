@@ -12,6 +12,7 @@ import { Caller, nextAddress, type Answer } from '../support/caller.ts';
 import * as OTPAuth from 'otpauth';
 import { uuidv7 } from 'uuidv7';
 import { oidcConfigOf, seedLinkedIdentity, startTestProvider, TEST_APP_REDIRECT_URI } from '../support/oidc-provider.ts';
+import { PASSKEY_TEST_ORIGIN, SoftwareAuthenticator } from '../support/passkey-authenticator.ts';
 
 /**
  * docs/permissions.md, executed: every operation of the OpenAPI document has a row, and every
@@ -279,6 +280,24 @@ async function ownEnrolledPerson(w: World): Promise<{ caller: Caller; email: str
   return { ...own, secret };
 }
 
+/** An own person with a passkey (a second factor, so their password alone no longer signs in). */
+async function ownPasskeyPerson(w: World): Promise<{ caller: Caller; email: string; authenticator: SoftwareAuthenticator; passkeyId: string }> {
+  const own = await ownPerson(w);
+  const authenticator = new SoftwareAuthenticator({ origin: PASSKEY_TEST_ORIGIN });
+  const options = (await own.caller.call('POST', '/api/v1/me/passkeys/options', { json: { password: STRONG_PASSWORD } })).body;
+  const added = await own.caller.call('POST', '/api/v1/me/passkeys', { json: { credential: authenticator.create(options) } });
+  assert.equal(added.status, 201, `passkey: ${JSON.stringify(added.body)}`);
+  return { ...own, authenticator, passkeyId: added.body.passkey.id };
+}
+
+/** The pending sign-in of an own person with a passkey, in a throwaway browser at the caller's address. */
+async function pendingPasskeySignIn(w: World, who: Who): Promise<{ browser: Caller; own: Awaited<ReturnType<typeof ownPasskeyPerson>> }> {
+  const own = await ownPasskeyPerson(w);
+  const browser = new Caller(w.t, who.caller.address);
+  await browser.call('POST', '/api/v1/auth/sign-in', { json: { email: own.email, password: STRONG_PASSWORD }, keepCookies: true });
+  return { browser, own };
+}
+
 // ---------------------------------------------------------------------------------------------
 // One valid request per operation. `allowed` says whether the cell expects success: destructive
 // and consuming operations then get a fresh target, while refused calls aim at the shared ones
@@ -352,6 +371,15 @@ const RUNNERS: Record<string, Runner> = {
     await browser.call('POST', '/api/v1/auth/sign-in', { json: { email: own.email, password: STRONG_PASSWORD }, keepCookies: true });
     return browser.call('POST', '/api/v1/auth/sign-in/two-factor', { json: { code: totpCode(w, own.secret, 1) }, keepCookies: true });
   },
+  getTwoFactorMethods: async (w, who) => (await pendingPasskeySignIn(w, who)).browser.call('POST', '/api/v1/auth/sign-in/two-factor/options', { keepCookies: true }),
+  startPasskeySignIn: (_w, who) => who.caller.call('POST', '/api/v1/auth/passkey/options'),
+  // signing in replaces the browser's session: a throwaway browser at the caller's address
+  signInWithPasskey: async (w, who) => {
+    const own = await ownPasskeyPerson(w);
+    const browser = new Caller(w.t, who.caller.address);
+    const options = (await browser.call('POST', '/api/v1/auth/passkey/options', { keepCookies: true })).body;
+    return browser.call('POST', '/api/v1/auth/passkey/sign-in', { json: { credential: own.authenticator.get(options) }, keepCookies: true });
+  },
   confirmEmailChange: async (w, who) => {
     const own = await ownPerson(w);
     const newEmail = uniqueEmail('moved');
@@ -382,6 +410,25 @@ const RUNNERS: Record<string, Runner> = {
   regenerateRecoveryCodes: async (w, who) => {
     const caller = who.email ? (await ownEnrolledPerson(w)).caller : who.caller;
     return caller.call('POST', '/api/v1/me/two-factor/recovery-codes', { json: { password: STRONG_PASSWORD } });
+  },
+  listPasskeys: (_w, who) => who.caller.call('GET', '/api/v1/me/passkeys'),
+  startPasskeyRegistration: (_w, who) => who.caller.call('POST', '/api/v1/me/passkeys/options', { json: { password: STRONG_PASSWORD } }),
+  // a passkey is a second factor: added to a person of its own, never to a principal the matrix signs in again
+  addPasskey: async (w, who) => {
+    const caller = who.email ? (await ownPerson(w)).caller : who.caller;
+    const options = who.email ? (await caller.call('POST', '/api/v1/me/passkeys/options', { json: { password: STRONG_PASSWORD } })).body : null;
+    const credential = new SoftwareAuthenticator({ origin: PASSKEY_TEST_ORIGIN }).create(options ?? { challenge: 'none', rp: { id: 'portal.test', name: 'Tessera' }, user: { id: 'AA', name: 'nobody', displayName: 'Nobody' }, pubKeyCredParams: [] });
+    return caller.call('POST', '/api/v1/me/passkeys', { json: { credential } });
+  },
+  renamePasskey: async (w, who) => {
+    if (!who.email) return who.caller.call('PATCH', `/api/v1/me/passkeys/${uuidv7()}`, { json: { name: 'Renamed' } });
+    const own = await ownPasskeyPerson(w);
+    return own.caller.call('PATCH', `/api/v1/me/passkeys/${own.passkeyId}`, { json: { name: 'Renamed' } });
+  },
+  removePasskey: async (w, who) => {
+    if (!who.email) return who.caller.call('DELETE', `/api/v1/me/passkeys/${uuidv7()}`, { json: { password: STRONG_PASSWORD } });
+    const own = await ownPasskeyPerson(w);
+    return own.caller.call('DELETE', `/api/v1/me/passkeys/${own.passkeyId}`, { json: { password: STRONG_PASSWORD } });
   },
   createAccount: (_w, who) => who.caller.call('POST', '/api/v1/accounts', { json: { companyName: next('Second Co'), country: 'DE' } }),
   getAccount: (w, who) => who.caller.call('GET', accountUrl(w)),

@@ -9,6 +9,7 @@ import { BACKENDS } from '../support/databases.ts';
 import { Caller, nextAddress, type Answer } from '../support/caller.ts';
 import { FILTER_IDS, ID_SOURCES, NOT_IDS, type IdKind } from '../support/ids.ts';
 import { seedLinkedIdentity } from '../support/oidc-provider.ts';
+import { seedPasskey } from '../support/passkey-authenticator.ts';
 
 /**
  * Tenant isolation, proven. Two accounts, A and B, each seeded through the API with one of
@@ -84,6 +85,8 @@ async function seedTenant(t: TestApp, label: 'A' | 'B'): Promise<Tenant> {
       invitationId: invitation.id,
       keyId: scopedKey.key.id,
       identityId: await seedLinkedIdentity(t, person.user.id, person.email),
+      // the viewer's, who never signs in here: the owner keeps signing in with the password alone
+      passkeyId: await seedPasskey(t, viewer.user.id),
     },
     owner: await new Caller(t).signIn(person.email),
     bearer: desktop.tokens!.access_token,
@@ -224,6 +227,8 @@ const BODIES: Record<string, BodyBuilder> = {
   createAccessKey: (c) => ({ name: c.unique('Planted key'), role: 'viewer', ...scopeOf(c) }),
   clientOpenConnection: (c) => ({ deviceId: c.id('deviceId') }),
   changePlan: () => ({ planId: 'team' }),
+  renamePasskey: () => ({ name: 'Renamed by a stranger' }),
+  removePasskey: () => ({ password: STRONG_PASSWORD }),
   setBillingDetails: () => ({ legalName: 'Stranger GmbH', addressLine1: 'Hauptstraße 1', postalCode: '10115', city: 'Berlin', country: 'DE', billingEmail: 'billing@stranger.example' }),
 };
 

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { LightMyRequestResponse } from 'fastify';
 import * as OTPAuth from 'otpauth';
 import { SIGN_IN_RULES } from '../../src/server/auth/throttle.ts';
 import { PENDING_SIGN_IN_MS } from '../../src/server/auth/cookies.ts';
@@ -10,68 +9,13 @@ import { startTestApp, STRONG_PASSWORD, uniqueEmail, type TestApp } from '../sup
 import { nextAddress } from '../support/caller.ts';
 import { BACKENDS } from '../support/databases.ts';
 import { SmtpInbox } from '../support/smtp.ts';
+import { assertBlocked, assertFieldError, assertStatus, Browser } from '../support/browser.ts';
 
 /**
  * Two-factor sign-in and the profile changes that ask for the password again
- * (docs/two-factor.md). Raw HTTP, so cookies, headers and problem documents show as sent.
+ * (docs/two-factor.md). Raw HTTP (test/support/browser.ts), so cookies, headers and problem
+ * documents show as sent.
  */
-class Browser {
-  readonly cookies = new Map<string, string>();
-  #csrf: string | null = null;
-  readonly #t: TestApp;
-  readonly ip: string;
-
-  constructor(t: TestApp, ip = nextAddress()) {
-    this.#t = t;
-    this.ip = ip;
-  }
-
-  async send(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: object): Promise<LightMyRequestResponse> {
-    if (method !== 'GET' && this.#csrf === null) await this.refreshCsrf();
-    const cookie = [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
-    const response = await this.#t.app.inject({
-      method,
-      url: `/api/v1${url}`,
-      payload,
-      remoteAddress: this.ip,
-      headers: { ...(cookie ? { cookie } : {}), ...(method !== 'GET' ? { 'x-csrf-token': this.#csrf! } : {}) },
-    });
-    for (const c of response.cookies) {
-      if (c.value === '' || c.maxAge === 0) this.cookies.delete(c.name);
-      else this.cookies.set(c.name, c.value);
-    }
-    const body = response.statusCode < 300 && response.body ? (response.json() as { csrfToken?: string } | null) : null;
-    if (body?.csrfToken) this.#csrf = body.csrfToken;
-    return response;
-  }
-
-  async refreshCsrf(): Promise<void> {
-    this.#csrf = (await this.send('GET', '/auth/csrf')).json().csrfToken;
-  }
-
-  /** A copy sharing nothing from now on: another browser holding the same cookies (a stolen cookie). */
-  clone(): Browser {
-    const copy = new Browser(this.#t, nextAddress());
-    for (const [name, value] of this.cookies) copy.cookies.set(name, value);
-    return copy;
-  }
-}
-
-function assertStatus(response: LightMyRequestResponse, status: number, what: string): void {
-  assert.equal(response.statusCode, status, `${what}: ${response.body}`);
-}
-
-function assertFieldError(response: LightMyRequestResponse, status: number, field: string, code: string, what: string): void {
-  assertStatus(response, status, what);
-  assert.ok(response.headers['content-type']?.toString().startsWith('application/problem+json'), `${what}: a problem document`);
-  assert.deepEqual(response.json().errors?.map((e: { field: string; code: string }) => [e.field, e.code]), [[field, code]], what);
-}
-
-function assertBlocked(response: LightMyRequestResponse, what: string): void {
-  assertStatus(response, 429, what);
-  assert.equal(response.json().type, '/api/v1/problems/rate_limited', what);
-  assert.ok(Number(response.headers['retry-after']) > 0, `${what}: Retry-After`);
-}
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe } from 'node:test';
 import { BACKENDS } from '../support/databases.ts';
 import { oidcConfigOf, startTestProvider, type TestProvider } from '../support/oidc-provider.ts';
-import { PROFILE_URL, uniqueEmail, usePortal } from './support.ts';
+import { freePort, PROFILE_URL, uniqueEmail, usePortal } from './support.ts';
 
 /**
  * Sign-in with an OpenID Connect provider in Debian's Chromium: a real provider (`oidc-provider`)
@@ -13,20 +12,12 @@ import { PROFILE_URL, uniqueEmail, usePortal } from './support.ts';
  * back to the sign-in page with the reason.
  */
 
-/** A free local port: the server's address must be known before it starts, since the provider registers its redirect URI. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 for (const backend of BACKENDS) {
   describe(`sign-in with an OpenID Connect provider in the browser (${backend})`, { timeout: 120_000 }, () => {
     let provider: TestProvider;
     let port = 0;
     before(async () => {
+      // the server's address must be known before it starts: the provider registers its redirect URI
       port = await freePort();
       provider = await startTestProvider(`http://127.0.0.1:${port}/api/v1/auth/oidc/callback`);
     });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -169,26 +170,40 @@ export interface Portal {
   step(name: string, fn: (portal: Portal) => Promise<void>): void;
 }
 
-/** A browser context on the server: English, no animations, the clipboard allowed. */
-async function openContext(browser: Browser, server: RunningServer): Promise<BrowserContext> {
-  const context = await browser.newContext({ baseURL: server.url, locale: 'en-US', reducedMotion: 'reduce', viewport: VIEWPORT });
-  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+/** A browser context on the portal at `origin`: English, no animations, the clipboard allowed. */
+async function openContext(browser: Browser, origin: string): Promise<BrowserContext> {
+  const context = await browser.newContext({ baseURL: origin, locale: 'en-US', reducedMotion: 'reduce', viewport: VIEWPORT });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin });
   context.setDefaultTimeout(ACTION_TIMEOUT_MS);
   return context;
 }
 
 interface Running {
   server: RunningServer;
+  /** Where the browser opens the portal. */
+  origin: string;
   browser: Browser;
   context: BrowserContext;
   page: Page;
 }
 
+/** A local port free now, for a server whose address must be known before it starts. */
+export async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
 /**
  * A server on `backend` with the built portal, and Chromium with one page on it, for the
  * `describe` this is called in: started before its tests, stopped (database dropped) after them.
+ * `atLocalhost`: the browser opens the portal at http://localhost:<port>, which is also the
+ * server's public URL, since passkeys are bound to that origin and Chromium refuses them on an
+ * IP address.
  */
-export function usePortal(backend: Backend, options: { shots: string; config?: ConfigInput | (() => ConfigInput) }): Portal {
+export function usePortal(backend: Backend, options: { shots: string; config?: ConfigInput | (() => ConfigInput); atLocalhost?: boolean }): Portal {
   let running: Running | null = null;
   let failed = false;
   const cleanups: (() => unknown)[] = [];
@@ -213,7 +228,7 @@ export function usePortal(backend: Backend, options: { shots: string; config?: C
       return need().page;
     },
     shot: (name, on) => (on ?? need().page).screenshot({ path: path.join(SHOTS, `${backend}-${prefix}${name}.png`), fullPage: true }),
-    newContext: () => openContext(need().browser, need().server),
+    newContext: () => openContext(need().browser, need().origin),
     step: (name, fn) =>
       it(name, async (t) => {
         if (failed) return t.skip('an earlier step failed');
@@ -241,12 +256,15 @@ export function usePortal(backend: Backend, options: { shots: string; config?: C
     }
     // a function is read now, after the suite's own earlier hooks (an SMTP listener's port, say)
     const config = typeof options.config === 'function' ? options.config() : options.config;
-    const server = await startServer(parseConfig({ port: 0, host: '127.0.0.1', logLevel: 'silent', webDir: WEB_DIR, dataDir, databaseUrl, ...config }));
+    const port = options.atLocalhost ? await freePort() : 0;
+    const localhost = options.atLocalhost ? { port, publicUrl: `http://localhost:${port}` } : {};
+    const server = await startServer(parseConfig({ port: 0, host: '127.0.0.1', logLevel: 'silent', webDir: WEB_DIR, dataDir, databaseUrl, ...localhost, ...config }));
     cleanups.push(() => server.stop());
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     cleanups.push(() => browser.close());
-    const context = await openContext(browser, server);
-    running = { server, browser, context, page: await context.newPage() };
+    const origin = options.atLocalhost ? `http://localhost:${port}` : server.url;
+    const context = await openContext(browser, origin);
+    running = { server, origin, browser, context, page: await context.newPage() };
   });
 
   after(async () => {

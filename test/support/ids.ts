@@ -4,7 +4,7 @@
  * A name missing here fails those suites, so a new kind of id cannot slip past them.
  */
 
-export const ID_KINDS = ['accountId', 'organizationId', 'groupId', 'deviceId', 'memberId', 'tokenId', 'leaseId', 'userId', 'invitationId', 'keyId', 'identityId'] as const;
+export const ID_KINDS = ['accountId', 'organizationId', 'groupId', 'deviceId', 'memberId', 'tokenId', 'leaseId', 'userId', 'invitationId', 'keyId', 'identityId', 'passkeyId'] as const;
 export type IdKind = (typeof ID_KINDS)[number];
 
 /** Parameter and field names (last segment, `[]` dropped) → the kind of id they carry. */
@@ -21,6 +21,7 @@ export const ID_SOURCES: Record<string, IdKind> = {
   invitationId: 'invitationId',
   keyId: 'keyId',
   identityId: 'identityId',
+  passkeyId: 'passkeyId',
 };
 
 /**
@@ -44,4 +45,7 @@ export const NOT_IDS: Record<string, string> = {
   'getProblemType path.code': 'names a problem type of the global, static catalog (not_found, conflict, …)',
   'changePlan body.planId': 'names a plan of the global catalog',
   'setBillingDetails body.taxId': "is the company's tax number",
+  'addPasskey body.credential.rawId': "is the authenticator's credential id, as the browser sends it (WebAuthn)",
+  'signInWithPasskey body.credential.rawId': "is the authenticator's credential id, as the browser sends it (WebAuthn)",
+  'completeTwoFactorSignIn body.passkey.rawId': "is the authenticator's credential id, as the browser sends it (WebAuthn)",
 };

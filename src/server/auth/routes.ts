@@ -12,11 +12,12 @@ import {
   SignInAnswer,
   SignInBody,
 } from '../../shared/contracts.ts';
-import { EmailChangeTokenBody, TwoFactorSignInBody } from '../../shared/two-factor.ts';
+import { EmailChangeTokenBody, TwoFactorMethods, TwoFactorSignInBody } from '../../shared/two-factor.ts';
 import { insertAccountWithOwner } from '../domain/accounts/accounts.ts';
 import { recordUserChange } from '../domain/audit/record.ts';
 import { consumeEmailChangeToken, consumeEmailToken, findUserByEmail, findUserById, insertUser, issueEmailToken } from '../domain/users/users.ts';
-import { hasTwoFactor, spendRecoveryCode, spendTotpCode } from '../domain/users/two-factor.ts';
+import { hasAuthenticatorApp, hasTwoFactor, spendRecoveryCode, spendTotpCode } from '../domain/users/two-factor.ts';
+import { passkeyDescriptors, recordPasskeyUse } from '../domain/users/passkeys.ts';
 import { AppError, conflict, fieldError, uniqueClash } from '../http/errors.ts';
 import { changeContext } from '../http/context.ts';
 import { requireUser } from './access.ts';
@@ -46,6 +47,10 @@ export const REGISTRATION_RULE: ThrottleRule = { limit: 20, windowMs: 15 * 60_00
 export const EMAIL_LINK_RULE: ThrottleRule = { limit: 20, windowMs: 15 * 60_000, blockMs: 60_000, maxBlockMs: 60 * 60_000 };
 
 const noContent = { 204: z.null().describe('Done') };
+
+const PENDING_SIGN_IN_GONE = 'Sign in with your password first: it waits 5 minutes for the second factor.';
+/** Why a passkey's answer was not taken, whatever the reason: an expired or spent ceremony, another site, a bad signature. */
+export const PASSKEY_REFUSED = 'This passkey was not accepted. Try again.';
 const accepted = { 202: z.null().describe('Accepted') };
 
 function assertPasswordPolicy(password: string, person: { email?: string; name?: string }): void {
@@ -78,7 +83,7 @@ export function twoFactorThrottleKeys(userId: string, address: string): Throttle
 
 export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   const services = app.services;
-  const { database, sessions, throttle, clock, plans, sealer } = services;
+  const { database, sessions, throttle, clock, plans, sealer, webauthn } = services;
 
   /**
    * Runs a link's use; a link that is invalid, used or expired counts against the caller's
@@ -196,33 +201,61 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     return { user: toUser(user), csrfToken };
   });
 
+  app.post('/auth/sign-in/two-factor/options', {
+    config: { access: { scope: 'public' } },
+    schema: {
+      tags: ['Sign-in'],
+      operationId: 'getTwoFactorMethods',
+      summary: 'What the second step of a pending sign-in accepts; with a passkey, the options for navigator.credentials.get()',
+      response: { 200: TwoFactorMethods },
+    },
+  }, async (request) => {
+    const pending = pendingSignInOf(request, clock.now());
+    if (!pending) throw new AppError('unauthenticated', PENDING_SIGN_IN_GONE);
+    const [app, passkeys, codes] = await Promise.all([
+      hasAuthenticatorApp(database.db, pending.userId),
+      passkeyDescriptors(database.db, pending.userId),
+      database.db.selectFrom('recovery_codes').select('user_id').where('user_id', '=', pending.userId).limit(1).execute(),
+    ]);
+    const methods = [...(app ? ['app' as const] : []), ...(passkeys.length > 0 ? ['passkey' as const] : []), ...(codes.length > 0 ? ['recovery_code' as const] : [])];
+    const passkey = passkeys.length > 0 ? await webauthn.authenticationOptions('second_factor', { id: pending.userId, passkeys }) : null;
+    return { methods, passkey };
+  });
+
   app.post('/auth/sign-in/two-factor', {
     config: { access: { scope: 'public' } },
     schema: {
       tags: ['Sign-in'],
       operationId: 'completeTwoFactorSignIn',
-      summary: 'Second step of a sign-in: a code of the authenticator app, or a recovery code (works once); opens the session',
+      summary: 'Second step of a sign-in: a code of the authenticator app, a recovery code (works once), or a passkey; opens the session',
       body: TwoFactorSignInBody,
       response: { 200: SignedIn },
     },
   }, async (request, reply) => {
     const context = changeContext(request, clock);
     const pending = pendingSignInOf(request, context.now);
-    if (!pending) throw new AppError('unauthenticated', 'Sign in with your password first: it waits 5 minutes for the second factor.');
+    if (!pending) throw new AppError('unauthenticated', PENDING_SIGN_IN_GONE);
     const keys = twoFactorThrottleKeys(pending.userId, request.ip);
     const counted = await throttle.check(keys);
-    const { code, recoveryCode } = request.body;
+    const { code, recoveryCode, passkey } = request.body;
+    // the passkey's challenge is spent outside the transaction: a refused answer spends it too
+    const passkeyUse = passkey !== undefined ? await webauthn.verifyAuthentication('second_factor', pending.userId, passkey) : null;
     const previous = request.principal;
     const signedIn = await database.inSystem(async (tx) => {
       const user = await findUserById(tx, pending.userId);
       if (!user || !madeWithPassword(pending, user.password_hash)) return null;
-      const spent = code !== undefined ? await spendTotpCode(tx, sealer, user, code, context.now) : await spendRecoveryCode(tx, user.id, recoveryCode!);
+      const spent =
+        code !== undefined
+          ? await spendTotpCode(tx, sealer, user, code, context.now)
+          : recoveryCode !== undefined
+            ? await spendRecoveryCode(tx, user.id, recoveryCode)
+            : passkeyUse !== null && (await recordPasskeyUse(tx, passkeyUse, context.now));
       if (!spent) return null;
       if (previous) await sessions.revoke(tx, previous.sessionKey);
       await recordUserChange(tx, { ...context, actor: { type: 'user', id: user.id } }, {
         userId: user.id,
         action: 'user.signed_in',
-        after: { secondFactor: code !== undefined ? 'totp' : 'recovery_code' },
+        after: { secondFactor: code !== undefined ? 'totp' : recoveryCode !== undefined ? 'recovery_code' : 'passkey', ...(passkeyUse ? { passkeyId: passkeyUse.passkey.id } : {}) },
       });
       // the password step came first: an identity waiting for the password is linked with it
       await linkPendingIdentity(tx, request, reply, { ...context, actor: { type: 'user', id: user.id } }, user.id);
@@ -230,9 +263,9 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     });
     if (!signedIn) {
       await throttle.fail(keys);
-      throw code !== undefined
-        ? fieldError('code', 'invalid_code', 'This code is not right, or was used already. Wait for the next one.')
-        : fieldError('recoveryCode', 'invalid_code', 'This recovery code is not right, or was used already.');
+      if (code !== undefined) throw fieldError('code', 'invalid_code', 'This code is not right, or was used already. Wait for the next one.');
+      if (recoveryCode !== undefined) throw fieldError('recoveryCode', 'invalid_code', 'This recovery code is not right, or was used already.');
+      throw fieldError('passkey', 'invalid_passkey', PASSKEY_REFUSED);
     }
     if (counted.has(keys[0]!.key)) await throttle.clear(keys[0]!.key);
     if (previous) await sessions.forgetEverywhere({ session: previous.sessionKey });

@@ -121,6 +121,7 @@ export class SessionStore {
       .innerJoin('users as u', 'u.id', 's.user_id')
       .leftJoin('two_factor_credentials as f', 'f.user_id', 'u.id')
       .select(['u.id', 'u.email', 'u.name', 'u.email_verified_at', 'u.created_at', 's.last_seen_at', 'f.confirmed_at as two_factor_confirmed_at'])
+      .select((eb) => eb.exists(eb.selectFrom('passkeys as p').select('p.id').whereRef('p.user_id', '=', 'u.id')).as('has_passkey'))
       .where('s.id_hash', '=', idHash)
       .where('s.expires_at', '>', nowDate)
       .where('s.last_seen_at', '>', idleCutoff)
@@ -135,7 +136,8 @@ export class SessionStore {
       lastSeenAt = now;
     }
     const { accounts, access, twoFactorRequired } = await loadAccess(this.#database.db, row.id);
-    const enabled = row.two_factor_confirmed_at !== null;
+    // a passkey is a second factor as much as the app is
+    const enabled = row.two_factor_confirmed_at !== null || Boolean(row.has_passkey);
     const twoFactor = { enabled, required: twoFactorRequired, enrolmentPending: twoFactorRequired && !enabled };
     const principal: PortalPrincipal = { kind: 'user', sessionKey: key, user: toUser(row), accounts, access, twoFactor };
     this.#cache.set(key, { principal, lastSeenAt }, now);

@@ -341,6 +341,32 @@ export interface LinkedIdentitiesTable {
   linked_at: Date;
 }
 
+/** A WebAuthn credential of a person: second factor and passwordless sign-in; docs/passkeys.md. */
+export interface PasskeysTable {
+  id: string;
+  user_id: string;
+  /** The authenticator's credential id in base64url. */
+  credential_id: string;
+  /** The COSE public key from the attestation. */
+  public_key: Uint8Array;
+  sign_count: number;
+  transports: string[];
+  /** Synced by its provider (the authenticator's backup-state flag). */
+  backed_up: boolean;
+  aaguid: string;
+  name: string;
+  created_at: Date;
+  last_used_at: Date | null;
+}
+
+/** A ceremony's challenge until the browser answers; deleting the row spends it. */
+export interface WebauthnChallengesTable {
+  challenge: string;
+  purpose: 'register' | 'second_factor' | 'sign_in';
+  user_id: string | null;
+  expires_at: Date;
+}
+
 export interface OwnerNoticesTable {
   account_id: string;
   kind: string;
@@ -379,6 +405,8 @@ export interface DB {
   two_factor_credentials: TwoFactorCredentialsTable;
   recovery_codes: RecoveryCodesTable;
   linked_identities: LinkedIdentitiesTable;
+  passkeys: PasskeysTable;
+  webauthn_challenges: WebauthnChallengesTable;
 }
 
 /**
@@ -395,4 +423,6 @@ export const GLOBAL_TABLES: Record<string, string> = {
   two_factor_credentials: "a second factor is the person's, whatever account they sign in to",
   recovery_codes: "recovery codes stand in for the person's second factor",
   linked_identities: "a provider's identity names a person, whatever account they sign in to",
+  passkeys: "a passkey is the person's, whatever account they sign in to",
+  webauthn_challenges: 'a passkey ceremony runs before any account is known',
 };

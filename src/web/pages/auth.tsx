@@ -2,11 +2,15 @@ import { Alert, Anchor, Button, Center, Divider, Loader, Paper, PasswordInput, S
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { Link, useLocation, useSearch } from 'wouter';
-import { TwoFactorRequired } from '../../client/sdk.ts';
+import { TesseraError, TwoFactorRequired } from '../../client/sdk.ts';
 import { isOidcErrorCode, OIDC_ERROR_MESSAGES } from '../../shared/oidc.ts';
+import type { PasskeyRequestOptions } from '../../shared/passkeys.ts';
+import type { TwoFactorMethods } from '../../shared/two-factor.ts';
 import { api, fetchMe, homePath, meKey, rememberAccount } from '../api.ts';
 import { Brand } from '../brand.tsx';
-import { CountrySelect, FormAlert, FormStack, useFormErrors } from '../forms.tsx';
+import { CountrySelect, FormAlert, FormStack, useFormErrors, useFormMutation, type FormProblem } from '../forms.tsx';
+import { KeyIcon } from '../icons.tsx';
+import { passkeysSupported, signWithPasskey, unlessRefused } from '../webauthn.ts';
 
 /** The frame of every page a signed-out person sees: the mark above a card. */
 export function AuthCard({ title, subtitle, children, footer }: { title: string; subtitle?: ReactNode; children: ReactNode; footer?: ReactNode }) {
@@ -114,22 +118,54 @@ export function RegisterPage() {
 }
 
 const SIGN_IN_FIELDS = ['email', 'password'] as const;
-const SECOND_FACTOR_FIELDS = ['code', 'recoveryCode'] as const;
 
 /**
- * "Sign in with <provider>" when one is configured: a plain link, since the flow is a chain of
- * top-level redirects (to the provider, back to /api/v1/auth/oidc/callback, then into the portal).
+ * The other ways in under the password form: a passkey (when the browser can use one) and
+ * "Sign in with <provider>" when one is configured.
  */
-function ProviderSignIn() {
+function OtherWaysIn() {
   const provider = useQuery({ queryKey: ['oidc-provider'], queryFn: () => api.getOidcProvider(), staleTime: Infinity });
-  if (!provider.data?.enabled) return null;
+  const providerName = provider.data?.enabled ? provider.data.name : null;
+  if (!passkeysSupported && !providerName) return null;
   return (
     <>
       <Divider label="or" labelPosition="center" />
-      <Button component="a" href="/api/v1/auth/oidc/start" variant="default" fullWidth>
-        Sign in with {provider.data.name}
-      </Button>
+      {passkeysSupported ? <PasskeySignIn /> : null}
+      {providerName ? <ProviderSignIn name={providerName} /> : null}
     </>
+  );
+}
+
+/**
+ * A passwordless sign-in: the browser offers the passkeys it holds for this site, and the one
+ * chosen stands in for the password and the second factor together.
+ */
+function PasskeySignIn() {
+  const enter = useEnterPortal();
+  const { errors, mutation } = useFormMutation([] as const, {
+    mutationFn: async () => {
+      const credential = await signWithPasskey(await api.startPasskeySignIn());
+      return unlessRefused(api.signInWithPasskey(credential), 'It may no longer be on your Tessera account. Try again, or sign in with your password.');
+    },
+    onSuccess: () => enter(),
+  });
+  return (
+    <>
+      {/* not "Sign in with a passkey": the password form's button must stay the only "Sign in" */}
+      <Button variant="default" fullWidth leftSection={<KeyIcon size={16} />} loading={mutation.isPending} onClick={() => mutation.mutate()}>
+        Use a passkey
+      </Button>
+      <FormAlert problem={errors.problem} />
+    </>
+  );
+}
+
+/** A plain link, since signing in with the provider is a chain of top-level redirects (to it, back to /api/v1/auth/oidc/callback, into the portal). */
+function ProviderSignIn({ name }: { name: string }) {
+  return (
+    <Button component="a" href="/api/v1/auth/oidc/start" variant="default" fullWidth>
+      Sign in with {name}
+    </Button>
   );
 }
 
@@ -147,22 +183,22 @@ function ProviderSignInMessage({ code }: { code: string | null }) {
 export function SignInPage() {
   const search = new URLSearchParams(useSearch());
   const [values, setValues] = useState({ email: search.get('email') ?? '', password: '' });
-  // after a right password, a person with a second factor is asked for a code (or a recovery code);
-  // a sign-in with the provider of such a person arrives here at that step (?step=two-factor)
-  const [step, setStep] = useState<'password' | 'code' | 'recoveryCode'>(search.get('step') === 'two-factor' ? 'code' : 'password');
+  // after a right password, a person with a second factor is asked for it; a sign-in with the
+  // provider of such a person arrives here at that step (?step=two-factor)
+  const [step, setStep] = useState<'password' | 'second-factor'>(search.get('step') === 'two-factor' ? 'second-factor' : 'password');
   const errors = useFormErrors(SIGN_IN_FIELDS);
   const enter = useEnterPortal();
   const signIn = useMutation({
     mutationFn: () => api.signIn(values),
     onMutate: () => errors.reset(),
-    onError: (error) => (error instanceof TwoFactorRequired ? setStep('code') : errors.capture(error)),
+    onError: (error) => (error instanceof TwoFactorRequired ? setStep('second-factor') : errors.capture(error)),
     onSuccess: () => enter(),
   });
   const set = (key: keyof typeof values, value: string) => {
     setValues((v) => ({ ...v, [key]: value }));
     errors.clearField(key);
   };
-  if (step !== 'password') return <SecondFactorStep kind={step} onKind={setStep} onRestart={() => setStep('password')} />;
+  if (step === 'second-factor') return <SecondFactorStep onRestart={() => setStep('password')} />;
   return (
     <AuthCard
       title="Sign in"
@@ -187,59 +223,159 @@ export function SignInPage() {
         <Button type="submit" fullWidth loading={signIn.isPending}>
           Sign in
         </Button>
-        <ProviderSignIn />
+        <OtherWaysIn />
       </FormStack>
     </AuthCard>
   );
 }
 
-/** The second step of a sign-in: the app's code, or a recovery code behind a link. */
-function SecondFactorStep({ kind, onKind, onRestart }: { kind: 'code' | 'recoveryCode'; onKind: (kind: 'code' | 'recoveryCode') => void; onRestart: () => void }) {
-  const [value, setValue] = useState('');
-  const errors = useFormErrors(SECOND_FACTOR_FIELDS);
-  const enter = useEnterPortal();
-  const complete = useMutation({
-    mutationFn: () => api.completeTwoFactorSignIn(kind === 'code' ? { code: value } : { recoveryCode: value }),
-    onMutate: () => errors.reset(),
-    onError: errors.capture,
-    onSuccess: () => enter(),
-  });
-  const switchTo = (next: 'code' | 'recoveryCode') => {
-    setValue('');
-    errors.reset();
-    onKind(next);
-  };
-  const expired = errors.problem?.status === 401;
+/** The second factors a pending sign-in takes: asked of the server when the step opens. */
+interface OfferedFactors {
+  app: boolean;
+  recoveryCode: boolean;
+  /** The ceremony for the person's passkeys; null without one. */
+  passkey: PasskeyRequestOptions | null;
+}
+
+/** Without an answer about the methods (an older server, say), the app's code and a recovery code, which every pending sign-in took before passkeys. */
+const APP_AND_RECOVERY_CODE: OfferedFactors = { app: true, recoveryCode: true, passkey: null };
+
+function offeredFactors(methods: TwoFactorMethods | undefined): OfferedFactors {
+  if (!methods) return APP_AND_RECOVERY_CODE;
+  const { methods: offered, passkey } = methods;
+  return { app: offered.includes('app'), recoveryCode: offered.includes('recovery_code'), passkey: offered.includes('passkey') ? passkey : null };
+}
+
+/** The pending sign-in lapsed (after five minutes): only the password again helps. */
+function isExpired(problem: FormProblem | null): boolean {
+  return problem?.status === 401;
+}
+
+function RestartButton({ onRestart }: { onRestart: () => void }) {
+  return (
+    <Button variant="default" fullWidth onClick={onRestart}>
+      Enter your password again
+    </Button>
+  );
+}
+
+/** The second step of a sign-in: the person's passkey first when they have one, the app's code, or a recovery code behind a link. */
+function SecondFactorStep({ onRestart }: { onRestart: () => void }) {
+  // a POST that starts a ceremony: asked afresh each time the step opens, never kept
+  const methods = useQuery({ queryKey: ['two-factor-methods'], queryFn: () => api.getTwoFactorMethods(), staleTime: 0, gcTime: 0 });
+  const [chosen, setChosen] = useState<'code' | 'recoveryCode' | null>(null);
+  const offered = offeredFactors(methods.data);
+  const typed = chosen ?? (offered.app ? 'code' : null);
+  const methodsExpired = methods.error instanceof TesseraError && methods.error.status === 401;
+  let subtitle = 'Enter the 6-digit code your authenticator app shows for Tessera.';
+  if (typed === 'recoveryCode') subtitle = 'Enter one of the recovery codes you saved. Each works once.';
+  else if (offered.passkey) subtitle = typed === 'code' ? 'Use your passkey, or enter the 6-digit code your authenticator app shows for Tessera.' : 'Use your passkey to finish signing in.';
+  let body: ReactNode;
+  if (methods.isPending) {
+    body = (
+      <Center py="md">
+        <Loader size="sm" />
+      </Center>
+    );
+  } else if (methodsExpired) {
+    body = (
+      <Stack gap="md">
+        <Alert color="red" variant="light" title="Your sign-in timed out" data-testid="form-alert" role="alert">
+          It waits five minutes for the second step.
+        </Alert>
+        <RestartButton onRestart={onRestart} />
+      </Stack>
+    );
+  } else {
+    body = (
+      <Stack gap="md">
+        {offered.passkey ? (
+          <PasskeyFactor options={offered.passkey} onFailed={() => void methods.refetch()} onRestart={onRestart} />
+        ) : null}
+        {offered.passkey && typed ? <Divider label="or" labelPosition="center" /> : null}
+        {typed ? <CodeFactor key={typed} kind={typed} prominent={!offered.passkey} onRestart={onRestart} /> : null}
+        <SwitchFactor typed={typed} offered={offered} onSwitch={setChosen} />
+      </Stack>
+    );
+  }
   return (
     <AuthCard
       title="Two-factor sign-in"
-      subtitle={kind === 'code' ? 'Enter the 6-digit code your authenticator app shows for Tessera.' : 'Enter one of the recovery codes you saved. Each works once.'}
+      subtitle={subtitle}
       footer={
         <Anchor component="button" type="button" onClick={onRestart}>
           Back to sign in
         </Anchor>
       }
     >
-      <FormStack label="Second factor" onSubmit={() => complete.mutate()}>
-        {kind === 'code' ? (
-          <TextInput label="Code" inputMode="numeric" autoComplete="one-time-code" maxLength={6} autoFocus value={value} onChange={(e) => { setValue(e.currentTarget.value); errors.clearField('code'); }} {...errors.field('code')} />
-        ) : (
-          <TextInput label="Recovery code" autoComplete="off" autoFocus value={value} onChange={(e) => { setValue(e.currentTarget.value); errors.clearField('recoveryCode'); }} {...errors.field('recoveryCode')} />
-        )}
-        <Anchor component="button" type="button" size="sm" mt={-6} style={{ alignSelf: 'flex-end' }} onClick={() => switchTo(kind === 'code' ? 'recoveryCode' : 'code')}>
-          {kind === 'code' ? 'Use a recovery code' : 'Use the code of your app'}
-        </Anchor>
-        <FormAlert problem={errors.problem} />
-        {expired ? (
-          <Button variant="default" fullWidth onClick={onRestart}>
-            Enter your password again
-          </Button>
-        ) : null}
-        <Button type="submit" fullWidth loading={complete.isPending}>
-          Verify
-        </Button>
-      </FormStack>
+      {body}
     </AuthCard>
+  );
+}
+
+/** The link to the other kind of code: a recovery code, or back to the app's. */
+function SwitchFactor({ typed, offered, onSwitch }: { typed: 'code' | 'recoveryCode' | null; offered: OfferedFactors; onSwitch: (kind: 'code' | 'recoveryCode') => void }) {
+  const next = typed === 'recoveryCode' ? 'code' : 'recoveryCode';
+  if (!(next === 'code' ? offered.app : offered.recoveryCode)) return null;
+  return (
+    <Anchor component="button" type="button" size="sm" mt={-6} style={{ alignSelf: 'flex-end' }} onClick={() => onSwitch(next)}>
+      {next === 'recoveryCode' ? 'Use a recovery code' : 'Use the code of your app'}
+    </Anchor>
+  );
+}
+
+/**
+ * "Use your passkey": the browser signs the challenge of the options the step was opened with.
+ * The server spends a challenge on any answer, so after a failure `onFailed` fetches a new one.
+ */
+function PasskeyFactor({ options, onFailed, onRestart }: { options: PasskeyRequestOptions; onFailed: () => void; onRestart: () => void }) {
+  const enter = useEnterPortal();
+  const { errors, mutation } = useFormMutation([] as const, {
+    mutationFn: async () => {
+      const passkey = await signWithPasskey(options);
+      return unlessRefused(api.completeTwoFactorSignIn({ passkey }), 'Try again, or use another of your second factors.');
+    },
+    onSuccess: () => enter(),
+    onError: onFailed,
+  });
+  return (
+    <>
+      <Button fullWidth leftSection={<KeyIcon size={16} />} loading={mutation.isPending} onClick={() => mutation.mutate()}>
+        Use your passkey
+      </Button>
+      <FormAlert problem={errors.problem} />
+      {isExpired(errors.problem) ? <RestartButton onRestart={onRestart} /> : null}
+    </>
+  );
+}
+
+const SECOND_FACTOR_FIELDS = ['code', 'recoveryCode'] as const;
+
+/** The app's 6-digit code or a recovery code, typed; `prominent` when no passkey is offered above it. */
+function CodeFactor({ kind, prominent, onRestart }: { kind: 'code' | 'recoveryCode'; prominent: boolean; onRestart: () => void }) {
+  const [value, setValue] = useState('');
+  const enter = useEnterPortal();
+  const { errors, mutation } = useFormMutation(SECOND_FACTOR_FIELDS, {
+    mutationFn: () => api.completeTwoFactorSignIn(kind === 'code' ? { code: value } : { recoveryCode: value }),
+    onSuccess: () => enter(),
+  });
+  const change = (next: string) => {
+    setValue(next);
+    errors.clearField(kind);
+  };
+  return (
+    <FormStack label="Second factor" onSubmit={() => mutation.mutate()}>
+      {kind === 'code' ? (
+        <TextInput label="Code" inputMode="numeric" autoComplete="one-time-code" maxLength={6} autoFocus={prominent} value={value} onChange={(e) => change(e.currentTarget.value)} {...errors.field('code')} />
+      ) : (
+        <TextInput label="Recovery code" autoComplete="off" autoFocus value={value} onChange={(e) => change(e.currentTarget.value)} {...errors.field('recoveryCode')} />
+      )}
+      <FormAlert problem={errors.problem} />
+      {isExpired(errors.problem) ? <RestartButton onRestart={onRestart} /> : null}
+      <Button type="submit" variant={prominent ? 'filled' : 'default'} fullWidth loading={mutation.isPending}>
+        Verify
+      </Button>
+    </FormStack>
   );
 }
 

@@ -1,36 +1,21 @@
-import { Alert, Anchor, Badge, Button, Center, Code, Group, Image, Loader, Paper, PasswordInput, SimpleGrid, Stack, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Anchor, Badge, Button, Center, Code, Group, Image, Loader, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { Link, useSearch } from 'wouter';
 import type { Me } from '../../client/sdk.ts';
-import type { TwoFactorEnrolment } from '../../shared/two-factor.ts';
+import type { TwoFactorEnrolment, TwoFactorStatus } from '../../shared/two-factor.ts';
 import { isOidcErrorCode, OIDC_ERROR_MESSAGES } from '../../shared/oidc.ts';
 import { api, meKey } from '../api.ts';
 import { FormAlert, FormStack, useFormMutation } from '../forms.tsx';
 import { AuthCard } from './auth.tsx';
+import { PasskeysSection } from './passkeys.tsx';
+import { RecoveryCodesPanel, Section, twoFactorKey } from './security-parts.tsx';
 
 /**
- * The signed-in person's own security: name, email, password and two-factor sign-in
- * (docs/two-factor.md). Changes of email, password and second factor ask for the password again.
+ * The signed-in person's own security: name, email, password, two-factor sign-in and passkeys
+ * (docs/two-factor.md, docs/passkeys.md). Changes of email, password and second factor ask for
+ * the password again.
  */
-
-const twoFactorKey = ['two-factor'] as const;
-
-function Section({ title, description, children }: { title: string; description: ReactNode; children: ReactNode }) {
-  return (
-    <Paper withBorder radius="md" p="xl" shadow="xs" component="section" aria-label={title}>
-      <Stack gap={4} mb="md">
-        <Title order={2} size="h4">
-          {title}
-        </Title>
-        <Text c="dimmed" size="sm">
-          {description}
-        </Text>
-      </Stack>
-      {children}
-    </Paper>
-  );
-}
 
 const NAME_FIELDS = ['name'] as const;
 
@@ -112,35 +97,6 @@ function PasswordForm() {
   );
 }
 
-/** Shown once after enrolling or making a new set: copy or download, then they are gone. */
-function RecoveryCodesPanel({ codes, onDone }: { codes: string[]; onDone: () => void }) {
-  const text = `Tessera recovery codes (each works once)\n\n${codes.join('\n')}\n`;
-  const [copied, setCopied] = useState(false);
-  return (
-    <Stack gap="sm">
-      <Alert color="yellow" variant="light" title="Save your recovery codes now">
-        Each code signs you in once if you lose your phone. They are shown only this time.
-      </Alert>
-      <SimpleGrid cols={2} spacing={6} data-testid="recovery-codes">
-        {codes.map((code) => (
-          <Code key={code} fz="sm" className="recovery-code">
-            {code}
-          </Code>
-        ))}
-      </SimpleGrid>
-      <Group gap="sm">
-        <Button variant="default" onClick={() => navigator.clipboard.writeText(text).then(() => setCopied(true), () => setCopied(false))}>
-          {copied ? 'Copied' : 'Copy'}
-        </Button>
-        <Button variant="default" component="a" href={`data:text/plain;charset=utf-8,${encodeURIComponent(text)}`} download="tessera-recovery-codes.txt">
-          Download
-        </Button>
-        <Button onClick={onDone}>I saved them</Button>
-      </Group>
-    </Stack>
-  );
-}
-
 function Enrolment({ onEnabled }: { onEnabled: (codes: string[]) => void }) {
   const [password, setPassword] = useState('');
   const [code, setCode] = useState('');
@@ -149,7 +105,7 @@ function Enrolment({ onEnabled }: { onEnabled: (codes: string[]) => void }) {
   const confirm = useFormMutation(['code'] as const, { mutationFn: () => api.confirmTwoFactor(code), onSuccess: (data) => onEnabled(data.recoveryCodes) });
   if (!enrolment) {
     return (
-      <FormStack label="Set up two-factor sign-in" onSubmit={() => start.mutation.mutate()}>
+      <FormStack label="Set up an authenticator app" onSubmit={() => start.mutation.mutate()}>
         <PasswordInput label="Your password" autoComplete="current-password" value={password} onChange={(e) => { setPassword(e.currentTarget.value); start.errors.clearField('password'); }} {...start.errors.field('password')} />
         <FormAlert problem={start.errors.problem} />
         <Group justify="flex-end">
@@ -161,7 +117,7 @@ function Enrolment({ onEnabled }: { onEnabled: (codes: string[]) => void }) {
     );
   }
   return (
-    <FormStack label="Confirm two-factor sign-in" onSubmit={() => confirm.mutation.mutate()}>
+    <FormStack label="Confirm the authenticator app" onSubmit={() => confirm.mutation.mutate()}>
       <Text size="sm">Scan the code with an authenticator app (1Password, Google Authenticator, Authy…), or type the key by hand.</Text>
       <Group align="center" gap="lg" wrap="wrap">
         <Image src={`data:image/svg+xml;charset=utf-8,${encodeURIComponent(enrolment.qrSvg)}`} alt="QR code for your authenticator app" w={180} h={180} data-testid="qr-code" />
@@ -193,7 +149,7 @@ function TurnOff() {
     onSuccess: () => Promise.all([queryClient.invalidateQueries({ queryKey: twoFactorKey }), queryClient.invalidateQueries({ queryKey: meKey })]),
   });
   return (
-    <FormStack label="Turn off two-factor sign-in" onSubmit={() => mutation.mutate()}>
+    <FormStack label="Turn off the authenticator app" onSubmit={() => mutation.mutate()}>
       <Group grow align="flex-start">
         <PasswordInput label="Your password" autoComplete="current-password" value={values.password} onChange={(e) => { setValues((v) => ({ ...v, password: e.currentTarget.value })); errors.clearField('password'); }} {...errors.field('password')} />
         <TextInput label="Code from the app" inputMode="numeric" autoComplete="one-time-code" maxLength={6} value={values.code} onChange={(e) => { setValues((v) => ({ ...v, code: e.currentTarget.value })); errors.clearField('code'); }} {...errors.field('code')} />
@@ -275,6 +231,26 @@ function ProviderSection() {
   );
 }
 
+/** "On with your authenticator app (since …) and 2 passkeys; 10 recovery codes left." */
+function factorsSummary(status: TwoFactorStatus): string {
+  const factors: string[] = [];
+  if (status.app) factors.push(`your authenticator app (since ${new Date(status.confirmedAt!).toLocaleDateString()})`);
+  if (status.passkeys > 0) factors.push(status.passkeys === 1 ? '1 passkey' : `${status.passkeys} passkeys`);
+  return `On with ${factors.join(' and ')}; ${status.recoveryCodesLeft} recovery codes left.`;
+}
+
+function Subsection({ title, children }: { title: string; children: ReactNode }) {
+  return (
+    <Stack gap="sm">
+      <Title order={3} size="h5">
+        {title}
+      </Title>
+      {children}
+    </Stack>
+  );
+}
+
+/** Two-factor sign-in as a whole: which second factors are on, the authenticator app, the recovery codes every factor shares. */
 function TwoFactorSection() {
   const queryClient = useQueryClient();
   const status = useQuery({ queryKey: twoFactorKey, queryFn: () => api.getTwoFactor() });
@@ -290,17 +266,19 @@ function TwoFactorSection() {
     body = <Center py="md"><Loader size="sm" /></Center>;
   } else if (status.isError) {
     body = <Alert color="red" variant="light" title="The settings could not be loaded">{status.error.message}</Alert>;
-  } else if (!status.data.enabled) {
-    body = <Enrolment onEnabled={shown} />;
   } else {
     body = (
       <Stack gap="lg">
-        <Text size="sm" data-testid="two-factor-on">
-          On since {new Date(status.data.confirmedAt!).toLocaleDateString()}; {status.data.recoveryCodesLeft} recovery codes left.
-        </Text>
-        <NewRecoveryCodes onIssued={shown} />
-        {status.data.required ? <Text size="sm" c="dimmed">An account you belong to requires two-factor sign-in: turning it off asks you to set it up again at once.</Text> : null}
-        <TurnOff />
+        {status.data.enabled ? <Text size="sm" data-testid="two-factor-on">{factorsSummary(status.data)}</Text> : null}
+        <Subsection title="Authenticator app">{status.data.app ? <TurnOff /> : <Enrolment onEnabled={shown} />}</Subsection>
+        {status.data.enabled ? (
+          <Subsection title="Recovery codes">
+            <NewRecoveryCodes onIssued={shown} />
+          </Subsection>
+        ) : null}
+        {status.data.required && status.data.enabled ? (
+          <Text size="sm" c="dimmed">An account you belong to requires two-factor sign-in: without an app or a passkey left, you are asked to set one up again at once.</Text>
+        ) : null}
       </Stack>
     );
   }
@@ -309,7 +287,8 @@ function TwoFactorSection() {
       title="Two-factor sign-in"
       description={
         <>
-          A code from an app on your phone after your password. {status.data?.enabled ? <Badge color="teal" variant="light">On</Badge> : <Badge color="gray" variant="light">Off</Badge>}
+          After your password, a second step: a code from an authenticator app on your phone, or one of your passkeys (below). Either one turns it on.{' '}
+          {status.data?.enabled ? <Badge color="teal" variant="light">On</Badge> : <Badge color="gray" variant="light">Off</Badge>}
         </>
       }
     >
@@ -329,15 +308,16 @@ export function SecurityPage({ me }: { me: Me }) {
           Security
         </Title>
         <Text c="dimmed" size="sm">
-          Your name, email, password and second factor, in every account you belong to. Changing your email, password or second factor signs out your other sessions.
+          Your name, email, password and second factors, in every account you belong to. Changing your email, password or second factors signs out your other sessions.
         </Text>
       </div>
       {me.twoFactor.enrolmentPending ? (
         <Alert color="yellow" variant="light" title="Set up two-factor sign-in to continue" data-testid="enrolment-required">
-          An account you belong to requires it. Until it is on, the rest of Tessera stays closed.
+          An account you belong to requires it: add a passkey or set up an authenticator app. Until one is on, the rest of Tessera stays closed.
         </Alert>
       ) : null}
       <TwoFactorSection />
+      <PasskeysSection />
       {me.twoFactor.enrolmentPending ? null : (
         <>
           <Section title="Name" description="How you appear to the other people of your accounts.">

@@ -15,15 +15,15 @@ import {
   UpdateMeBody,
 } from '../../../shared/two-factor.ts';
 import { requireUser } from '../../auth/access.ts';
-import { hashPassword, passwordPolicyErrors, verifyPassword } from '../../auth/passwords.ts';
+import { hashPassword, passwordPolicyErrors } from '../../auth/passwords.ts';
 import { sendEmailLink, twoFactorThrottleKeys } from '../../auth/routes.ts';
-import { toUser, type PortalPrincipal } from '../../auth/sessions.ts';
-import { SIGN_IN_RULES, type ThrottleKey } from '../../auth/throttle.ts';
-import type { Tx } from '../../db/database.ts';
+import { toUser } from '../../auth/sessions.ts';
+import type { ThrottleKey } from '../../auth/throttle.ts';
 import { changeContext } from '../../http/context.ts';
 import { AppError, conflict, fieldError } from '../../http/errors.ts';
 import { recordUserChange } from '../audit/record.ts';
-import { hasTwoFactor, issueRecoveryCodes, removeTwoFactor, spendRecoveryCode, spendTotpCode, startEnrolment, twoFactorStatus } from './two-factor.ts';
+import { hasAuthenticatorApp, hasTwoFactor, issueRecoveryCodes, removeTwoFactor, spendRecoveryCode, spendTotpCode, startEnrolment, twoFactorStatus } from './two-factor.ts';
+import { changeEndingOtherSessions, confirmPassword } from './reauthentication.ts';
 import { findUserByEmail, findUserById, issueEmailChangeToken, type UserRow } from './users.ts';
 
 const noContent = { 204: z.null().describe('Done') };
@@ -37,25 +37,6 @@ export const securityRoutes: FastifyPluginAsyncZod = async (app) => {
   const services = app.services;
   const { database, sessions, throttle, clock, sealer } = services;
 
-  /**
-   * The password typed again, counted on the same keys as the sign-in form: a stolen session
-   * cannot be used to guess the password faster than the sign-in page could.
-   */
-  async function confirmPassword(request: FastifyRequest, principal: PortalPrincipal, password: string, field: string): Promise<UserRow> {
-    const keys: ThrottleKey[] = [
-      { key: `sign-in:email:${principal.user.email.toLowerCase()}`, rule: SIGN_IN_RULES.email },
-      { key: `sign-in:address:${request.ip}`, rule: SIGN_IN_RULES.address },
-    ];
-    const counted = await throttle.check(keys);
-    const user = await findUserById(database.db, principal.user.id);
-    if (!user || !(await verifyPassword(user.password_hash, password))) {
-      await throttle.fail(keys);
-      throw fieldError(field, 'incorrect_password', 'This is not your current password');
-    }
-    if (counted.has(keys[0]!.key)) await throttle.clear(keys[0]!.key);
-    return user;
-  }
-
   /** A code of the app or a recovery code, counted per person and address like at sign-in. */
   async function withSecondFactor<T>(request: FastifyRequest, user: UserRow, field: 'code' | 'recoveryCode', change: () => Promise<T | null>): Promise<T> {
     const keys = twoFactorThrottleKeys(user.id, request.ip);
@@ -66,20 +47,6 @@ export const securityRoutes: FastifyPluginAsyncZod = async (app) => {
       throw fieldError(field, 'invalid_code', field === 'code' ? 'This code is not right, or was used already' : 'This recovery code is not right, or was used already');
     }
     if (counted.has(keys[0]!.key)) await throttle.clear(keys[0]!.key);
-    return result;
-  }
-
-  /**
-   * Runs a sensitive change in one transaction that also ends the person's other sessions. A
-   * change that answers null did not happen (a wrong code): nothing is written, no session ends.
-   */
-  async function changeEndingOtherSessions<T>(principal: PortalPrincipal, change: (tx: Tx) => Promise<T | null>): Promise<T | null> {
-    const result = await database.inSystem(async (tx) => {
-      const value = await change(tx);
-      if (value !== null) await sessions.revokeAllOf(tx, principal.user.id, principal.sessionKey);
-      return value;
-    });
-    if (result !== null) await sessions.forgetEverywhere({ user: principal.user.id });
     return result;
   }
 
@@ -114,12 +81,12 @@ export const securityRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request, reply) => {
     const principal = requireUser(request);
-    const user = await confirmPassword(request, principal, request.body.currentPassword, 'currentPassword');
+    const user = await confirmPassword(services, request, principal, request.body.currentPassword, 'currentPassword');
     const errors = passwordPolicyErrors(request.body.newPassword, user).map((e) => ({ ...e, field: 'newPassword' }));
     if (errors.length > 0) throw new AppError('validation_failed', 'Some fields are invalid.', { errors });
     const passwordHash = await hashPassword(request.body.newPassword);
     const context = changeContext(request, clock);
-    await changeEndingOtherSessions(principal, async (tx) => {
+    await changeEndingOtherSessions(services, principal, async (tx) => {
       await tx.updateTable('users').set({ password_hash: passwordHash, updated_at: context.now }).where('id', '=', user.id).execute();
       await recordUserChange(tx, context, { userId: user.id, action: 'user.password_changed' });
       return true;
@@ -138,7 +105,7 @@ export const securityRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request, reply) => {
     const principal = requireUser(request);
-    const user = await confirmPassword(request, principal, request.body.password, 'password');
+    const user = await confirmPassword(services, request, principal, request.body.password, 'password');
     const newEmail = request.body.email;
     if (newEmail.toLowerCase() === user.email.toLowerCase()) throw fieldError('email', 'same_email', 'This is already your email address');
     // a mail a person asks for: counted like verification resends (3 per person per 15 minutes)
@@ -178,7 +145,7 @@ export const securityRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request, reply) => {
     const principal = requireUser(request);
-    const user = await confirmPassword(request, principal, request.body.password, 'password');
+    const user = await confirmPassword(services, request, principal, request.body.password, 'password');
     const enrolment = await database.inSystem((tx) => startEnrolment(tx, sealer, user, clock.now()));
     return reply.code(201).send(enrolment);
   });
@@ -198,7 +165,7 @@ export const securityRoutes: FastifyPluginAsyncZod = async (app) => {
     const pending = await database.db.selectFrom('two_factor_credentials').select('confirmed_at').where('user_id', '=', principal.user.id).executeTakeFirst();
     if (!pending || pending.confirmed_at) throw conflict(pending ? 'Two-factor sign-in is already on.' : 'Start the set-up first: there is no secret waiting for a code.');
     const user = (await findUserById(database.db, principal.user.id))!;
-    const recoveryCodes = await withSecondFactor(request, user, 'code', () => changeEndingOtherSessions(principal, async (tx) => {
+    const recoveryCodes = await withSecondFactor(request, user, 'code', () => changeEndingOtherSessions(services, principal, async (tx) => {
       if (!(await spendTotpCode(tx, sealer, user, request.body.code, context.now, 'pending'))) return null;
       const codes = await issueRecoveryCodes(tx, user.id, context.now);
       await recordUserChange(tx, context, { userId: user.id, action: 'user.two_factor_enabled' });
@@ -218,11 +185,11 @@ export const securityRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request, reply) => {
     const principal = requireUser(request);
-    const user = await confirmPassword(request, principal, request.body.password, 'password');
-    if (!(await hasTwoFactor(database.db, user.id))) throw conflict('Two-factor sign-in is off already.');
+    const user = await confirmPassword(services, request, principal, request.body.password, 'password');
+    if (!(await hasAuthenticatorApp(database.db, user.id))) throw conflict('The authenticator app is off already.');
     const { code, recoveryCode } = request.body;
     const context = changeContext(request, clock);
-    await withSecondFactor(request, user, code !== undefined ? 'code' : 'recoveryCode', () => changeEndingOtherSessions(principal, async (tx) => {
+    await withSecondFactor(request, user, code !== undefined ? 'code' : 'recoveryCode', () => changeEndingOtherSessions(services, principal, async (tx) => {
       const spent = code !== undefined ? await spendTotpCode(tx, sealer, user, code, context.now) : await spendRecoveryCode(tx, user.id, recoveryCode!);
       if (!spent) return null;
       await removeTwoFactor(tx, user.id);
@@ -243,10 +210,10 @@ export const securityRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request) => {
     const principal = requireUser(request);
-    const user = await confirmPassword(request, principal, request.body.password, 'password');
+    const user = await confirmPassword(services, request, principal, request.body.password, 'password');
     if (!(await hasTwoFactor(database.db, user.id))) throw conflict('Turn two-factor sign-in on first.');
     const context = changeContext(request, clock);
-    const recoveryCodes = await changeEndingOtherSessions(principal, async (tx) => {
+    const recoveryCodes = await changeEndingOtherSessions(services, principal, async (tx) => {
       const codes = await issueRecoveryCodes(tx, user.id, context.now);
       await recordUserChange(tx, context, { userId: user.id, action: 'user.recovery_codes_regenerated' });
       return codes;

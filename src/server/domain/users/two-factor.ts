@@ -4,6 +4,7 @@ import QRCode from 'qrcode';
 import type { Database, Tx } from '../../db/database.ts';
 import type { Sealer } from '../../auth/sealing.ts';
 import { conflict } from '../../http/errors.ts';
+import { countPasskeys } from './passkeys.ts';
 import { RECOVERY_CODE_COUNT, TOTP_DIGITS, TOTP_PERIOD_SECONDS, type TwoFactorEnrolment, type TwoFactorStatus } from '../../../shared/two-factor.ts';
 
 /**
@@ -32,9 +33,13 @@ function totpOf(secret: string, email: string): OTPAuth.TOTP {
 export async function twoFactorStatus(db: Database['db'] | Tx, userId: string, required: boolean): Promise<TwoFactorStatus> {
   const credential = await db.selectFrom('two_factor_credentials').select('confirmed_at').where('user_id', '=', userId).executeTakeFirst();
   const left = await db.selectFrom('recovery_codes').select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', userId).executeTakeFirstOrThrow();
+  const passkeys = await countPasskeys(db, userId);
+  const app = credential?.confirmed_at != null;
   return {
-    enabled: credential?.confirmed_at != null,
+    enabled: app || passkeys > 0,
+    app,
     confirmedAt: credential?.confirmed_at?.toISOString() ?? null,
+    passkeys,
     recoveryCodesLeft: Number(left.n),
     required,
   };
@@ -111,13 +116,32 @@ export async function spendRecoveryCode(tx: Tx, userId: string, code: string): P
   return spent.numDeletedRows > 0n;
 }
 
-/** Whether the person has a confirmed second factor. */
-export async function hasTwoFactor(db: Database['db'] | Tx, userId: string): Promise<boolean> {
+/** Whether the person's authenticator app is set up and confirmed. */
+export async function hasAuthenticatorApp(db: Database['db'] | Tx, userId: string): Promise<boolean> {
   const row = await db.selectFrom('two_factor_credentials').select('confirmed_at').where('user_id', '=', userId).executeTakeFirst();
   return row?.confirmed_at != null;
 }
 
+/** Whether the person has a second factor: a confirmed app or a passkey. */
+export async function hasTwoFactor(db: Database['db'] | Tx, userId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('users as u')
+    .select((eb) => [
+      eb.exists(eb.selectFrom('two_factor_credentials as f').select('f.user_id').whereRef('f.user_id', '=', 'u.id').where('f.confirmed_at', 'is not', null)).as('app'),
+      eb.exists(eb.selectFrom('passkeys as p').select('p.id').whereRef('p.user_id', '=', 'u.id')).as('passkey'),
+    ])
+    .where('u.id', '=', userId)
+    .executeTakeFirst();
+  return Boolean(row?.app) || Boolean(row?.passkey);
+}
+
+/** Turns the app off; the recovery codes go with the last second factor. */
 export async function removeTwoFactor(tx: Tx, userId: string): Promise<void> {
   await tx.deleteFrom('two_factor_credentials').where('user_id', '=', userId).execute();
-  await tx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
+  await dropRecoveryCodesWithLastFactor(tx, userId);
+}
+
+/** Recovery codes stand in for a second factor: with none left (no app, no passkey), they go too. */
+export async function dropRecoveryCodesWithLastFactor(tx: Tx, userId: string): Promise<void> {
+  if (!(await hasTwoFactor(tx, userId))) await tx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
 }
