@@ -168,7 +168,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     accessKeys,
     sealer: createSealer(options.secret),
     throttle: new Throttle(database, clock),
-    webauthn: new WebAuthnCeremonies(database, clock, relyingPartyOf(publicUrl)),
+    webauthn: new WebAuthnCeremonies(database, clock, relyingPartyOf(publicUrl), deriveKey(options.secret, 'webauthn-challenge')),
     presence,
     eventStreams,
     mailer,

@@ -553,8 +553,8 @@ const AUDITED_READS: Record<string, Case[]> = {
 const NOT_AUDITED: Record<string, string> = {
   lookupInvitation: 'a read: POST only so the link stays out of addresses and logs',
   startTwoFactor: 'a secret waiting for its first code changes nothing about how the person signs in; confirming it is audited (user.two_factor_enabled)',
-  getTwoFactorMethods: 'starts a passkey ceremony (a challenge row that expires in minutes); its answer is audited (user.signed_in)',
-  startPasskeySignIn: 'starts a passkey ceremony (a challenge row that expires in minutes); its answer is audited (user.signed_in)',
+  getTwoFactorMethods: 'starts a passkey ceremony, which writes nothing; its answer is audited (user.signed_in)',
+  startPasskeySignIn: 'starts a passkey ceremony, which writes nothing; its answer is audited (user.signed_in)',
   startPasskeyRegistration: 'starts a passkey ceremony; the passkey it makes is audited when added (user.passkey_added)',
   requestPasswordReset: 'mails a link and changes nobody; using the link is audited (user.password_reset)',
   resendVerificationEmail: 'mails a link and changes nobody; using the link is audited (user.email_verified)',

@@ -9,13 +9,7 @@ import { fieldError } from '../http/errors.ts';
 import { linkPendingIdentity } from './oidc.ts';
 import { PASSKEY_REFUSED, startPortalSession } from './routes.ts';
 import { toUser } from './sessions.ts';
-import { SIGN_IN_RULES, type ThrottleKey, type ThrottleRule } from './throttle.ts';
-
-/**
- * Each ceremony started writes a challenge row: counted per address like any unsigned request that
- * writes, so a script cannot fill the table (rows also expire after five minutes).
- */
-export const PASSKEY_OPTIONS_RULE: ThrottleRule = { limit: 60, windowMs: 60_000, blockMs: 60_000, maxBlockMs: 15 * 60_000 };
+import { SIGN_IN_RULES, type ThrottleKey } from './throttle.ts';
 
 /**
  * Passwordless sign-in with a passkey (docs/passkeys.md): the browser offers the passkeys it holds
@@ -35,12 +29,8 @@ export const passkeySignInRoutes: FastifyPluginAsyncZod = async (app) => {
       summary: 'Start a sign-in with a passkey: the options for navigator.credentials.get() (valid 5 minutes, once)',
       response: { 200: PasskeyRequestOptions },
     },
-  }, async (request) => {
-    const keys: ThrottleKey[] = [{ key: `passkey-options:address:${request.ip}`, rule: PASSKEY_OPTIONS_RULE }];
-    await throttle.check(keys);
-    await throttle.fail(keys);
-    return webauthn.authenticationOptions('sign_in', null);
-  });
+    // writes nothing (the challenge carries its own expiry under the server's MAC): no throttle needed
+  }, async () => webauthn.authenticationOptions('sign_in', null));
 
   app.post('/auth/passkey/sign-in', {
     config: { access: { scope: 'public' } },

@@ -5,6 +5,7 @@ import {
   verifyRegistrationResponse,
   type AuthenticatorTransport,
 } from '@simplewebauthn/server';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import type { Database } from '../db/database.ts';
 import type { PasskeysTable } from '../db/schema.ts';
@@ -18,9 +19,10 @@ import {
 
 /**
  * WebAuthn ceremonies for passkeys, with @simplewebauthn/server doing the cryptography: options
- * for the browser, then its answer verified against them. Each ceremony's challenge is a row of
- * `webauthn_challenges`, deleted when an answer arrives (whatever the answer), so an answer is
- * taken once, on any node, and only for the purpose and person the ceremony was started for.
+ * for the browser, then its answer verified against them. A challenge carries what it was made
+ * for (purpose, person, expiry) under a MAC with a key derived from the server key, so starting a
+ * ceremony writes nothing; the first answer to it records it as spent, so an answer is taken
+ * once, on any node, and only for the purpose and person the ceremony was started for.
  * See docs/passkeys.md.
  */
 
@@ -77,6 +79,13 @@ export function userHandleOf(userId: string): Uint8Array<ArrayBuffer> {
   return new Uint8Array(Buffer.from(userId.replaceAll('-', ''), 'hex'));
 }
 
+const PURPOSES: CeremonyPurpose[] = ['register', 'second_factor', 'sign_in'];
+const NONCE_BYTES = 32;
+const MAC_BYTES = 32;
+/** nonce · expiry (ms, 8 bytes) · purpose (1) · person (16, zeros for none) · MAC */
+const CHALLENGE_BYTES = NONCE_BYTES + 8 + 1 + 16 + MAC_BYTES;
+const NOBODY = Buffer.alloc(16);
+
 /** The challenge the browser signed over, from its client data; null when that cannot be read. */
 function challengeOf(clientDataJSON: string): string | null {
   try {
@@ -91,12 +100,15 @@ function challengeOf(clientDataJSON: string): string | null {
 export class WebAuthnCeremonies {
   readonly #database: Database;
   readonly #clock: Clock;
+  readonly #challengeKey: Buffer;
   readonly rp: RelyingParty;
 
-  constructor(database: Database, clock: Clock, rp: RelyingParty) {
+  /** `challengeKey`: 32 bytes derived from the server key, for the challenges' MAC. */
+  constructor(database: Database, clock: Clock, rp: RelyingParty, challengeKey: Buffer) {
     this.#database = database;
     this.#clock = clock;
     this.rp = rp;
+    this.#challengeKey = challengeKey;
   }
 
   /**
@@ -106,6 +118,7 @@ export class WebAuthnCeremonies {
    */
   async registrationOptions(user: { id: string; email: string; name: string }, existing: Array<{ credential_id: string; transports: string[] }>): Promise<PasskeyCreationOptions> {
     const options = await generateRegistrationOptions({
+      challenge: this.#challenge('register', user.id),
       rpName: this.rp.name,
       rpID: this.rp.id,
       userID: userHandleOf(user.id),
@@ -117,7 +130,6 @@ export class WebAuthnCeremonies {
       authenticatorSelection: { residentKey: 'required', userVerification: 'preferred' },
       supportedAlgorithmIDs: ALGORITHMS,
     });
-    await this.#keep(options.challenge, 'register', user.id);
     return options as PasskeyCreationOptions;
   }
 
@@ -156,12 +168,12 @@ export class WebAuthnCeremonies {
    */
   async authenticationOptions(purpose: 'second_factor' | 'sign_in', user: { id: string; passkeys: Array<{ credential_id: string; transports: string[] }> } | null): Promise<PasskeyRequestOptions> {
     const options = await generateAuthenticationOptions({
+      challenge: this.#challenge(purpose, user?.id ?? null),
       rpID: this.rp.id,
       timeout: CEREMONY_MS,
       userVerification: purpose === 'sign_in' ? 'required' : 'preferred',
       allowCredentials: user?.passkeys.map((p) => ({ id: p.credential_id, transports: p.transports as AuthenticatorTransport[] })),
     });
-    await this.#keep(options.challenge, purpose, user?.id ?? null);
     return options as PasskeyRequestOptions;
   }
 
@@ -202,23 +214,41 @@ export class WebAuthnCeremonies {
     }
   }
 
-  async #keep(challenge: string, purpose: CeremonyPurpose, userId: string | null): Promise<void> {
-    const now = this.#clock.now();
-    const { db } = this.#database;
-    // ceremonies the browser never finished go as new ones start: the table holds minutes of them
-    await db.deleteFrom('webauthn_challenges').where('expires_at', '<=', now).execute();
-    await db.insertInto('webauthn_challenges').values({ challenge, purpose, user_id: userId, expires_at: new Date(now.getTime() + CEREMONY_MS) }).execute();
+  #mac(body: Buffer): Buffer {
+    return createHmac('sha256', this.#challengeKey).update(body).digest();
   }
 
-  /** Deletes the challenge; true when it existed for this purpose and person and had not expired. */
+  /** A new challenge naming its purpose, person and expiry; nothing is stored. */
+  #challenge(purpose: CeremonyPurpose, userId: string | null): Uint8Array<ArrayBuffer> {
+    const expiry = Buffer.alloc(8);
+    expiry.writeBigUInt64BE(BigInt(this.#clock.now().getTime() + CEREMONY_MS));
+    const body = Buffer.concat([randomBytes(NONCE_BYTES), expiry, Buffer.from([PURPOSES.indexOf(purpose)]), userId ? Buffer.from(userHandleOf(userId)) : NOBODY]);
+    return new Uint8Array(Buffer.concat([body, this.#mac(body)]));
+  }
+
+  /**
+   * Spends a challenge: true when this server made it for this purpose and person, it has not
+   * expired, and no answer spent it before (its hash inserted now, refused if already there).
+   */
   async #spend(challenge: string, purpose: CeremonyPurpose, userId: string | null): Promise<boolean> {
-    const spent = await this.#database.db
-      .deleteFrom('webauthn_challenges')
-      .where('challenge', '=', challenge)
-      .where('purpose', '=', purpose)
-      .where((eb) => (userId === null ? eb('user_id', 'is', null) : eb('user_id', '=', userId)))
-      .where('expires_at', '>', this.#clock.now())
+    const bytes = Buffer.from(challenge, 'base64url');
+    if (bytes.length !== CHALLENGE_BYTES) return false;
+    const body = bytes.subarray(0, CHALLENGE_BYTES - MAC_BYTES);
+    if (!timingSafeEqual(bytes.subarray(body.length), this.#mac(body))) return false;
+    const expiresAt = Number(body.readBigUInt64BE(NONCE_BYTES));
+    const person = body.subarray(NONCE_BYTES + 9);
+    const now = this.#clock.now();
+    if (expiresAt <= now.getTime() || body[NONCE_BYTES + 8] !== PURPOSES.indexOf(purpose)) return false;
+    if (!person.equals(userId ? Buffer.from(userHandleOf(userId)) : NOBODY)) return false;
+    const { db } = this.#database;
+    // answers to ceremonies that have expired can never come back: their rows go as new ones come
+    await db.deleteFrom('spent_webauthn_challenges').where('expires_at', '<=', now).execute();
+    const spent = await db
+      .insertInto('spent_webauthn_challenges')
+      .values({ challenge_hash: createHash('sha256').update(bytes).digest(), expires_at: new Date(expiresAt) })
+      .onConflict((oc) => oc.doNothing())
+      .returning('expires_at')
       .executeTakeFirst();
-    return spent.numDeletedRows > 0n;
+    return spent !== undefined;
   }
 }

@@ -359,11 +359,9 @@ export interface PasskeysTable {
   last_used_at: Date | null;
 }
 
-/** A ceremony's challenge until the browser answers; deleting the row spends it. */
-export interface WebauthnChallengesTable {
-  challenge: string;
-  purpose: 'register' | 'second_factor' | 'sign_in';
-  user_id: string | null;
+/** A passkey ceremony's challenge that was answered (its SHA-256), kept until it would have expired. */
+export interface SpentWebauthnChallengesTable {
+  challenge_hash: Uint8Array;
   expires_at: Date;
 }
 
@@ -406,7 +404,7 @@ export interface DB {
   recovery_codes: RecoveryCodesTable;
   linked_identities: LinkedIdentitiesTable;
   passkeys: PasskeysTable;
-  webauthn_challenges: WebauthnChallengesTable;
+  spent_webauthn_challenges: SpentWebauthnChallengesTable;
 }
 
 /**
@@ -424,5 +422,5 @@ export const GLOBAL_TABLES: Record<string, string> = {
   recovery_codes: "recovery codes stand in for the person's second factor",
   linked_identities: "a provider's identity names a person, whatever account they sign in to",
   passkeys: "a passkey is the person's, whatever account they sign in to",
-  webauthn_challenges: 'a passkey ceremony runs before any account is known',
+  spent_webauthn_challenges: 'a passkey ceremony runs before any account is known',
 };

@@ -20,13 +20,13 @@ CREATE TABLE passkeys (
 );
 CREATE INDEX passkeys_user ON passkeys (user_id);
 
--- The challenge of a ceremony waiting for the browser's answer. Deleting the row is what spends it,
--- so an answer is accepted once, on whichever node it reaches. A registration and a second step
--- name their person; a passwordless sign-in names nobody until the credential does.
-CREATE TABLE webauthn_challenges (
-  challenge   text PRIMARY KEY,
-  purpose     text NOT NULL CHECK (purpose IN ('register', 'second_factor', 'sign_in')),
-  user_id     uuid REFERENCES users (id) ON DELETE CASCADE,
-  expires_at  timestamptz NOT NULL
+-- Challenges already answered. A challenge is made without writing anything (random bytes, its
+-- purpose, person and expiry, signed with a key derived from the server key: see
+-- src/server/auth/webauthn.ts); the first answer to it inserts its hash here, so a second answer
+-- to the same challenge finds it and is refused, on any node. Rows outlive their challenge's
+-- expiry by nothing: expired ones are deleted as new ones are written.
+CREATE TABLE spent_webauthn_challenges (
+  challenge_hash  bytea PRIMARY KEY,
+  expires_at      timestamptz NOT NULL
 );
-CREATE INDEX webauthn_challenges_expiry ON webauthn_challenges (expires_at);
+CREATE INDEX spent_webauthn_challenges_expiry ON spent_webauthn_challenges (expires_at);
