@@ -149,6 +149,7 @@ export const SCENARIO = {
   health: 'GET /healthz',
   me: 'GET /api/v1/me',
   signIn: 'POST /api/v1/auth/sign-in',
+  passkeySignIn: 'Passkey sign-in: POST /api/v1/auth/passkey/options + /sign-in',
   clientMe: 'GET /client/v1/me',
   clientToken: 'POST /client/v1/token (login token)',
   clientRefresh: 'POST /client/v1/token (refresh)',
@@ -194,6 +195,7 @@ export const RATIO = {
   accessKeyToSession: 'device list req/s, owner access key ÷ owner session',
   heartbeatsToHealth: 'heartbeats/s ÷ /healthz',
   writesPerHeartbeat: 'member_presence writes ÷ heartbeats',
+  passkeyToPassword: 'passkey sign-ins/s ÷ password sign-ins/s',
 } as const;
 
 /** Lease pairs should reach this share of the one-row reference transaction (PostgreSQL). */
@@ -627,7 +629,9 @@ PGlite in a fresh data directory, then on a fresh database on the PostgreSQL ser
 \`127.0.0.1:5432\` (dropped afterwards), and loads it with
 [autocannon](https://github.com/mcollina/autocannon): \`GET /healthz\` as the baseline,
 \`GET /api/v1/me\` with a session cookie, \`POST /api/v1/auth/sign-in\` with the right
-password, and the desktop client API: \`GET /client/v1/me\` with an access token, and
+password, a passwordless sign-in with a passkey (**passkey-sign-in**, driven by the harness: the
+options, then the answer an ES256 software authenticator signs for them, one person with a
+passkey per connection; [passkeys.md](passkeys.md)), and the desktop client API: \`GET /client/v1/me\` with an access token, and
 \`POST /client/v1/token\` exchanging login tokens and rotating refresh tokens. On PostgreSQL it
 also starts a second server process on the same database and times how soon that node refuses
 an access token the first node revoked. It also times argon2id on this machine, the start of
@@ -764,6 +768,9 @@ database share the cores with the server. The ratios, measured in the same run, 
   generator sharing the cores). In brackets: the ratio to the hash rate measured with one hash
   in flight per core, which is lower than the limit where cores share caches and memory
   bandwidth (hyper-threads, small VMs).
+- **passkey sign-in ÷ password sign-in**: a passkey sign-in verifies one ECDSA signature where a
+  password sign-in hashes with argon2id; both then open a session and write an audit event. Its
+  req/s counts sign-ins (two requests each), its latencies are per sign-in.
 - **\`/client/v1/me\` ÷ \`/healthz\`**: the same for the desktop client: resolving an access
   token (cached per node) and answering the member, its account and its limits. The aim is 0.7.
 - **\`POST /client/v1/token\`** writes: a login-token exchange opens a desktop session (session,

@@ -22,6 +22,7 @@ import { walkDevicePages } from './devices.ts';
 import { anonymousCsrf, desktopMember, exchangeLoginToken, FORM_HEADERS, peerShapedAccount, registerPerson, signInCookie } from './fixtures.ts';
 import { LeasePairs, oneAccountIdentities, pgliteReference, postgresReference, referenceLoad, SERVER_POOL_SIZE, type ReferenceTarget } from './leases.ts';
 import { failureOf, runLoad, type CustomLoad, type LoadResult, type Scenario } from './load.ts';
+import { passkeyHolder, PasskeySignIns } from './passkeys.ts';
 import { describeMachine } from './machine.ts';
 import { FANOUT_SCENARIO, firstRound, HeartbeatRounds, listPresence, measureFanout, presenceTableStats, SERVER_PRESENCE, type PresenceTableStats } from './presence.ts';
 import { PEER_MEMBERS, runPeer } from './peer.ts';
@@ -75,7 +76,7 @@ const { values: args } = parseArgs({
     'pglite-audit-events': { type: 'string' },
     'audit-page': { type: 'string' },
     backends: { type: 'string', default: 'pglite,postgres' },
-    scenarios: { type: 'string', default: 'health,me,sign-in,client-me,client-token,client-refresh,client-revocation,manager-devices,enroll,lease-one,lease-spread,lease-reference,lease-grown,device-pages,heartbeats,presence-fanout,audit-search,audit-export,account-users,access-key,peer' },
+    scenarios: { type: 'string', default: 'health,me,sign-in,passkey-sign-in,client-me,client-token,client-refresh,client-revocation,manager-devices,enroll,lease-one,lease-spread,lease-reference,lease-grown,device-pages,heartbeats,presence-fanout,audit-search,audit-export,account-users,access-key,peer' },
     'no-write': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'wait-quiet': { type: 'string' },
@@ -116,11 +117,14 @@ if (args.help) {
                             export, too long for every run
   --audit-page=<n>          the far page of audit-search, 50 events a page (default 1000; quick 200)
   --backends=<list>         pglite,postgres (default both, in that order)
-  --scenarios=<list>        health,me,sign-in,client-me,client-token,client-refresh,
+  --scenarios=<list>        health,me,sign-in,passkey-sign-in,client-me,client-token,client-refresh,
                             client-revocation, manager-devices, enroll, lease-one, lease-spread,
                             lease-reference, lease-grown, device-pages, heartbeats, presence-fanout,
                             audit-search, audit-export, account-users, access-key, peer
                             (default all; client-revocation, presence-fanout and peer on PostgreSQL only)
+                              passkey-sign-in  passwordless sign-ins (options, then the answer of a
+                                               software authenticator), one person with a passkey
+                                               per --sign-in-connections connection
                               manager-devices  GET …/organizations/:o/devices?limit=50 (50 devices)
                                                as the owner, then as a manager of a group holding
                                                the organization (no account role), then with an
@@ -228,7 +232,7 @@ const backends = args.backends.split(',').map((b) => b.trim()) as Backend[];
 for (const b of backends) if (b !== 'pglite' && b !== 'postgres') throw new Error(`unknown backend ${b}`);
 const scenarioKeys = new Set(args.scenarios.split(',').map((s) => s.trim()));
 const SCENARIO_KEYS = [
-  'health', 'me', 'sign-in', 'client-me', 'client-token', 'client-refresh', 'client-revocation',
+  'health', 'me', 'sign-in', 'passkey-sign-in', 'client-me', 'client-token', 'client-refresh', 'client-revocation',
   'manager-devices', 'enroll', 'lease-one', 'lease-spread', 'lease-reference', 'lease-grown', 'device-pages',
   'heartbeats', 'presence-fanout', 'audit-search', 'audit-export', 'account-users', 'access-key', 'peer',
 ];
@@ -508,6 +512,14 @@ async function runBackend(backend: Backend, failures: string[], argon2: Argon2Re
     if (!scenarioKeys.has(key)) continue;
     await prepare?.();
     await measure(scenario);
+  }
+  if (scenarioKeys.has('passkey-sign-in')) {
+    // a person with a passkey per connection, as many as sign in with passwords above
+    const holders = [];
+    for (let i = 0; i < connections.signIn; i++) holders.push(await passkeyHolder(url()));
+    progress(`${backend}: ${holders.length} people with a passkey each`);
+    const load = new PasskeySignIns(url(), holders);
+    await measure({ name: SCENARIO.passkeySignIn, method: 'POST', path: '/api/v1/auth/passkey/sign-in', connections: holders.length }, load);
   }
   if (refreshPool?.starved) failures.push(`${backend} ${SCENARIO.clientRefresh}: the refresh-token pool ran dry ${refreshPool.starved} times`);
   if (enrollment && enrollments) {
@@ -972,6 +984,12 @@ function addRatios(run: BackendRun, argon2: { limitPerSec: number; parallelHashe
   if (signIn) {
     run.ratios[SCENARIO.signIn] = signIn.reqPerSec / argon2.limitPerSec;
     run.ratios[SIGN_IN_MEASURED] = signIn.reqPerSec / argon2.parallelHashesPerSec;
+  }
+  // a passkey sign-in verifies a signature where a password sign-in hashes: compared with that
+  const passkeySignIn = find(SCENARIO.passkeySignIn);
+  if (passkeySignIn && signIn) {
+    run.ratios[RATIO.passkeyToPassword] = passkeySignIn.reqPerSec / signIn.reqPerSec;
+    run.ratioTexts[passkeySignIn.scenario] = `${run.ratios[RATIO.passkeyToPassword]!.toFixed(1)}× password sign-in`;
   }
   // enrollment hashes once, like sign-in: the same limit
   const enroll = find(SCENARIO.enroll);
