@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import { TesseraClient, TesseraError } from '../../src/client/sdk.ts';
 import { BACKENDS } from '../support/databases.ts';
-import { accountUrl, eventually, PASSWORD, register, rejection, uniqueEmail, usePortal } from './support.ts';
+import { accountUrl, eventually, PASSWORD, register, rejection, uniqueEmail, usePortal, SUITE_TIMEOUT_MS } from './support.ts';
 
 /**
  * Access keys as an owner uses them, in Debian's Chromium against a real server on each backend:
@@ -12,7 +12,7 @@ import { accountUrl, eventually, PASSWORD, register, rejection, uniqueEmail, use
 const KEYS_URL = accountUrl('access-keys');
 
 for (const backend of BACKENDS) {
-  describe(`access keys in the browser (${backend})`, { timeout: 90_000 }, () => {
+  describe(`access keys in the browser (${backend})`, { timeout: SUITE_TIMEOUT_MS }, () => {
     const portal = usePortal(backend, { shots: 'access-keys' });
     const { step, shot } = portal;
     const email = uniqueEmail('owner', backend);

@@ -4,7 +4,7 @@ import { describe } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { TesseraClient } from '../../src/client/sdk.ts';
 import { BACKENDS } from '../support/databases.ts';
-import { accountUrl, eventually, PASSWORD, register, uniqueEmail, usePortal } from './support.ts';
+import { accountUrl, eventually, PASSWORD, register, uniqueEmail, usePortal, SUITE_TIMEOUT_MS } from './support.ts';
 
 /**
  * The audit log as an owner reads it, in Debian's Chromium against a real server on each backend:
@@ -15,7 +15,7 @@ import { accountUrl, eventually, PASSWORD, register, uniqueEmail, usePortal } fr
 const AUDIT_URL = accountUrl('audit-log');
 
 for (const backend of BACKENDS) {
-  describe(`audit log in the browser (${backend})`, { timeout: 90_000 }, () => {
+  describe(`audit log in the browser (${backend})`, { timeout: SUITE_TIMEOUT_MS }, () => {
     const portal = usePortal(backend, { shots: 'audit-log' });
     const { step, shot } = portal;
     const email = uniqueEmail('owner', backend);

@@ -5,7 +5,7 @@ import { parse } from 'csv-parse/sync';
 import { TesseraClient } from '../../src/client/sdk.ts';
 import { rollUpUsage } from '../../src/server/domain/billing/usage.ts';
 import { BACKENDS } from '../support/databases.ts';
-import { accountUrl, chooseCountry, desktopClient, eventually, PASSWORD, register, uniqueEmail, usePortal } from './support.ts';
+import { accountUrl, chooseCountry, desktopClient, eventually, PASSWORD, register, uniqueEmail, usePortal, SUITE_TIMEOUT_MS } from './support.ts';
 
 /**
  * Billing as an owner uses it, in Debian's Chromium against a real server on each backend: what the
@@ -16,7 +16,7 @@ import { accountUrl, chooseCountry, desktopClient, eventually, PASSWORD, registe
 const BILLING_URL = accountUrl('billing');
 
 for (const backend of BACKENDS) {
-  describe(`billing in the browser (${backend})`, { timeout: 90_000 }, () => {
+  describe(`billing in the browser (${backend})`, { timeout: SUITE_TIMEOUT_MS }, () => {
     const portal = usePortal(backend, { shots: 'billing' });
     const { step, shot } = portal;
     const email = uniqueEmail('owner', backend);

@@ -4,7 +4,7 @@ import type { TesseraDesktopClient } from '../../src/client/desktop.ts';
 import { TesseraClient, TesseraError, type Device } from '../../src/client/sdk.ts';
 import type { Lease } from '../../src/shared/connections.ts';
 import { BACKENDS } from '../support/databases.ts';
-import { accountIdOf, accountUrl, addPerson, desktopClient, eventually, PASSWORD, register, rejection, signIn, uniqueEmail, usePortal } from './support.ts';
+import { accountIdOf, accountUrl, addPerson, desktopClient, eventually, PASSWORD, register, rejection, signIn, uniqueEmail, usePortal, SUITE_TIMEOUT_MS } from './support.ts';
 
 /**
  * Open connections as an owner watches them, in Debian's Chromium, against a real server on each
@@ -18,7 +18,7 @@ const MEMBER = 'Grace Hopper';
 const LIVE_MS = 9000;
 
 for (const backend of BACKENDS) {
-  describe(`connections in the browser (${backend})`, { timeout: 90_000 }, () => {
+  describe(`connections in the browser (${backend})`, { timeout: SUITE_TIMEOUT_MS }, () => {
     const portal = usePortal(backend, { shots: 'connections' });
     const { step, shot } = portal;
     const email = uniqueEmail('connections', backend);

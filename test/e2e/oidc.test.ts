@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 import { BACKENDS } from '../support/databases.ts';
 import { oidcConfigOf, startTestProvider, type TestProvider } from '../support/oidc-provider.ts';
-import { freePort, PROFILE_URL, uniqueEmail, usePortal } from './support.ts';
+import { freePort, PROFILE_URL, uniqueEmail, usePortal, SUITE_TIMEOUT_MS } from './support.ts';
 
 /**
  * Sign-in with an OpenID Connect provider in Debian's Chromium: a real provider (`oidc-provider`)
@@ -13,7 +13,7 @@ import { freePort, PROFILE_URL, uniqueEmail, usePortal } from './support.ts';
  */
 
 for (const backend of BACKENDS) {
-  describe(`sign-in with an OpenID Connect provider in the browser (${backend})`, { timeout: 120_000 }, () => {
+  describe(`sign-in with an OpenID Connect provider in the browser (${backend})`, { timeout: SUITE_TIMEOUT_MS }, () => {
     let provider: TestProvider;
     let port = 0;
     before(async () => {

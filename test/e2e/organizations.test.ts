@@ -3,7 +3,7 @@ import { describe } from 'node:test';
 import type { Page } from 'playwright-core';
 import { TesseraClient } from '../../src/client/sdk.ts';
 import { BACKENDS } from '../support/databases.ts';
-import { accountIdOf, accountUrl, addPerson, assertRedBoxUnder, eventually, PASSWORD, register, signIn, uniqueEmail, usePortal, VIEWPORT } from './support.ts';
+import { accountIdOf, accountUrl, addPerson, assertRedBoxUnder, eventually, PASSWORD, register, signIn, uniqueEmail, usePortal, VIEWPORT, SUITE_TIMEOUT_MS } from './support.ts';
 
 /**
  * Organizations, groups and devices as an owner uses them, in Debian's Chromium, against a real
@@ -23,7 +23,7 @@ function isYellow(colour: string): boolean {
 }
 
 for (const backend of BACKENDS) {
-  describe(`organizations and devices in the browser (${backend})`, { timeout: 90_000 }, () => {
+  describe(`organizations and devices in the browser (${backend})`, { timeout: SUITE_TIMEOUT_MS }, () => {
     const portal = usePortal(backend, { shots: 'org' });
     const { step, shot } = portal;
     let accountId = '';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import type { CDPSession } from 'playwright-core';
 import { BACKENDS } from '../support/databases.ts';
-import { assertRedBoxUnder, eventually, PASSWORD, PROFILE_URL, register, uniqueEmail, usePortal } from './support.ts';
+import { assertRedBoxUnder, eventually, PASSWORD, PROFILE_URL, register, uniqueEmail, usePortal, SUITE_TIMEOUT_MS } from './support.ts';
 
 /**
  * Passkeys in Debian's Chromium against a real server on each backend. Chromium's virtual
@@ -14,7 +14,7 @@ import { assertRedBoxUnder, eventually, PASSWORD, PROFILE_URL, register, uniqueE
  */
 
 for (const backend of BACKENDS) {
-  describe(`passkeys in the browser (${backend})`, { timeout: 180_000 }, () => {
+  describe(`passkeys in the browser (${backend})`, { timeout: SUITE_TIMEOUT_MS }, () => {
     const portal = usePortal(backend, { shots: 'passkeys', atLocalhost: true });
     const { step, shot } = portal;
     const email = uniqueEmail('passkeys', backend);

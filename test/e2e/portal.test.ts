@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import { BACKENDS } from '../support/databases.ts';
-import { accountIdOf, assertRedBoxUnder, assertValue, chooseCountry, PASSWORD, PROFILE_URL, register, uniqueEmail, usePortal } from './support.ts';
+import { accountIdOf, assertRedBoxUnder, assertValue, chooseCountry, PASSWORD, PROFILE_URL, register, uniqueEmail, usePortal, SUITE_TIMEOUT_MS } from './support.ts';
 
 /** The portal as a person uses it, in Debian's Chromium, against a real server on each backend. */
 
 for (const backend of BACKENDS) {
-  describe(`portal in the browser (${backend})`, { timeout: 90_000 }, () => {
+  describe(`portal in the browser (${backend})`, { timeout: SUITE_TIMEOUT_MS }, () => {
     const portal = usePortal(backend, { shots: '' });
     const { step, shot } = portal;
     let firstAccountId = '';

@@ -3,7 +3,7 @@ import { describe } from 'node:test';
 import { TesseraClient } from '../../src/client/sdk.ts';
 import type { TesseraDesktopClient } from '../../src/client/desktop.ts';
 import { BACKENDS } from '../support/databases.ts';
-import { accountUrl, desktopClient, PASSWORD, register, uniqueEmail, usePortal } from './support.ts';
+import { accountUrl, desktopClient, PASSWORD, register, uniqueEmail, usePortal, SUITE_TIMEOUT_MS } from './support.ts';
 
 /**
  * Presence in the portal, in Debian's Chromium against a real server on each backend: a desktop
@@ -17,7 +17,7 @@ const TIMEOUT_S = 3;
 const SHOWN_WITHIN_MS = 2000;
 
 for (const backend of BACKENDS) {
-  describe(`presence in the browser (${backend})`, { timeout: 90_000 }, () => {
+  describe(`presence in the browser (${backend})`, { timeout: SUITE_TIMEOUT_MS }, () => {
     const portal = usePortal(backend, { shots: 'presence', config: { presenceTimeoutSeconds: TIMEOUT_S } });
     const { step, shot } = portal;
     const email = uniqueEmail('owner', backend);

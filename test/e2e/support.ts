@@ -26,6 +26,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const PASSWORD = 'quiet lake 42 morning';
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 export const VIEWPORT = { width: 1280, height: 860 };
+/** A whole browser suite's time, generous: two cores shared with the API suites running beside it. */
+export const SUITE_TIMEOUT_MS = 180_000;
 /** Generous: CI shares two cores with other suites. */
 const ACTION_TIMEOUT_MS = 20_000;
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];

@@ -3,7 +3,7 @@ import { describe } from 'node:test';
 import { TesseraDesktopClient, TesseraOAuthError } from '../../src/client/desktop.ts';
 import { TesseraClient, TesseraError } from '../../src/client/sdk.ts';
 import { BACKENDS } from '../support/databases.ts';
-import { accountIdOf, accountUrl, addPerson, assertRedBoxUnder, desktopClient, eventually, PASSWORD, register, rejection, signIn, uniqueEmail, usePortal } from './support.ts';
+import { accountIdOf, accountUrl, addPerson, assertRedBoxUnder, desktopClient, eventually, PASSWORD, register, rejection, signIn, uniqueEmail, usePortal, SUITE_TIMEOUT_MS } from './support.ts';
 
 /**
  * Team accounts as an owner uses them, in Debian's Chromium, against a real server on each
@@ -27,7 +27,7 @@ async function assertInvalidGrant(promise: Promise<unknown>, what: string): Prom
 }
 
 for (const backend of BACKENDS) {
-  describe(`team accounts in the browser (${backend})`, { timeout: 90_000 }, () => {
+  describe(`team accounts in the browser (${backend})`, { timeout: SUITE_TIMEOUT_MS }, () => {
     const portal = usePortal(backend, { shots: 'team' });
     const { step, shot } = portal;
     let accountId = '';

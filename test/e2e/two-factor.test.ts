@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import * as OTPAuth from 'otpauth';
 import { BACKENDS } from '../support/databases.ts';
-import { PASSWORD, PROFILE_URL, register, uniqueEmail, usePortal } from './support.ts';
+import { PASSWORD, PROFILE_URL, register, uniqueEmail, usePortal, SUITE_TIMEOUT_MS } from './support.ts';
 
 /**
  * Two-factor sign-in in Debian's Chromium against a real server on each backend: a person sets it
@@ -12,7 +12,7 @@ import { PASSWORD, PROFILE_URL, register, uniqueEmail, usePortal } from './suppo
  */
 
 for (const backend of BACKENDS) {
-  describe(`two-factor sign-in in the browser (${backend})`, { timeout: 120_000 }, () => {
+  describe(`two-factor sign-in in the browser (${backend})`, { timeout: SUITE_TIMEOUT_MS }, () => {
     const portal = usePortal(backend, { shots: 'two-factor' });
     const { step, shot } = portal;
     const email = uniqueEmail('two-factor', backend);

@@ -3,7 +3,7 @@ import { before, after, describe } from 'node:test';
 import { TesseraClient } from '../../src/client/sdk.ts';
 import { BACKENDS } from '../support/databases.ts';
 import { SmtpInbox } from '../support/smtp.ts';
-import { accountIdOf, accountUrl, assertRedBoxUnder, eventually, PASSWORD, PROFILE_URL, register, uniqueEmail, usePortal } from './support.ts';
+import { accountIdOf, accountUrl, assertRedBoxUnder, eventually, PASSWORD, PROFILE_URL, register, uniqueEmail, usePortal, SUITE_TIMEOUT_MS } from './support.ts';
 
 /**
  * Manage users in Debian's Chromium against a real server on each backend, its mail read from a
@@ -16,7 +16,7 @@ const USERS_URL = accountUrl('users');
 const ORGANIZATIONS_URL = accountUrl('organizations');
 
 for (const backend of BACKENDS) {
-  describe(`users and invitations in the browser (${backend})`, { timeout: 120_000 }, () => {
+  describe(`users and invitations in the browser (${backend})`, { timeout: SUITE_TIMEOUT_MS }, () => {
     const inbox = new SmtpInbox();
     // registered before the portal's hooks, so the server starts with the listener's address
     before(() => inbox.start());
