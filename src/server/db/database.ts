@@ -3,6 +3,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
+import { beginWithFirstStatement } from './pg-pool.ts';
 import { pgliteDialect, SerialMutex } from './pglite-driver.ts';
 import type { DB } from './schema.ts';
 
@@ -44,8 +45,16 @@ export interface DatabaseOptions {
   sharedBuffers?: string | undefined;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The restricted role and the account, set for the transaction alone. The account id is written
+ * as a literal rather than a parameter: a statement without parameters travels with the
+ * transaction's BEGIN in one round trip (pg-pool.ts). Only a UUID is written.
+ */
 function tenantScope(accountId: string) {
-  return sql`select set_config('role', 'tessera_app', true), set_config('tessera.account_id', ${accountId}, true)`;
+  if (!UUID.test(accountId)) throw new Error(`not an account id: ${JSON.stringify(accountId)}`);
+  return sql`select set_config('role', 'tessera_app', true), set_config('tessera.account_id', ${sql.lit(accountId)}, true)`;
 }
 
 function helpers(db: Kysely<DB>) {
@@ -133,7 +142,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
   // crash the node. The query's failure already reaches the request (a 503); the pool discards
   // the broken client when it is released.
   pool.on('connect', (client) => client.on('error', () => {}));
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: beginWithFirstStatement(pool) }) });
   const subscriptions = new Set<() => Promise<void>>();
   return {
     kind: 'postgres',

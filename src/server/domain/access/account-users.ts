@@ -7,28 +7,33 @@ import { recordAccountChange, type ChangeContext } from '../audit/record.ts';
 import { insertUser } from '../users/users.ts';
 import { assertOwnerRemains, assertScopeExists, describeScope, grantRole } from './grants.ts';
 
-/** Every portal user of the account with their roles. */
+/**
+ * Every portal user of the account with their roles, in one statement: each user's grants come
+ * aggregated with them (grouped once over the account's grants, not looked up per user).
+ */
 export async function listAccountUsers(tx: Tx, accountId: string, userId?: string): Promise<AccountUser[]> {
-  let users = tx
-    .selectFrom('memberships as m')
-    .innerJoin('users as u', 'u.id', 'm.user_id')
-    .select(['u.id', 'u.name', 'u.email', 'm.role', 'm.created_at'])
-    .where('m.account_id', '=', accountId);
   let grants = tx
     .selectFrom('role_grants as g')
     .leftJoin('organization_groups as gr', (join) => join.onRef('gr.account_id', '=', 'g.account_id').onRef('gr.id', '=', 'g.group_id'))
     .leftJoin('organizations as o', (join) => join.onRef('o.account_id', '=', 'g.account_id').onRef('o.id', '=', 'g.organization_id'))
     .select(['g.user_id', 'g.role', 'g.group_id', 'g.organization_id', 'gr.name as group_name', 'o.name as organization_name'])
     .where('g.account_id', '=', accountId);
-  if (userId) {
-    users = users.where('m.user_id', '=', userId);
-    grants = grants.where('g.user_id', '=', userId);
-  }
-  const [userRows, grantRows] = await Promise.all([users.orderBy('u.name').orderBy('u.id').execute(), grants.execute()]);
-  return userRows.map((u) => ({
+  if (userId) grants = grants.where('g.user_id', '=', userId);
+  let users = tx
+    .selectFrom('memberships as m')
+    .innerJoin('users as u', 'u.id', 'm.user_id')
+    .leftJoin(
+      (eb) => eb.selectFrom(grants.as('grant_row')).select((eb) => ['grant_row.user_id', eb.fn.jsonAgg('grant_row').as('grants')]).groupBy('grant_row.user_id').as('ug'),
+      (join) => join.onRef('ug.user_id', '=', 'm.user_id'),
+    )
+    .select(['u.id', 'u.name', 'u.email', 'm.role', 'm.created_at', 'ug.grants'])
+    .where('m.account_id', '=', accountId);
+  if (userId) users = users.where('m.user_id', '=', userId);
+  const rows = await users.orderBy('u.name').orderBy('u.id').execute();
+  return rows.map((u) => ({
     user: { id: u.id, name: u.name, email: u.email },
     role: u.role,
-    grants: grantRows.filter((g) => g.user_id === u.id).map(toRoleGrant).sort(byScopeName),
+    grants: (u.grants ?? []).map(toRoleGrant).sort(byScopeName),
     joinedAt: u.created_at.toISOString(),
   }));
 }
